@@ -1,0 +1,1 @@
+"""Built-in agent architectures (installed as `roibench.agents`)."""

@@ -1,0 +1,5 @@
+"""`python -m roibench`."""
+
+from roibench.cli import main
+
+main()

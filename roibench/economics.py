@@ -1,0 +1,320 @@
+"""Economics of a cell: spend, cost per outcome, buyer totals and ROI under per-token and
+outcome pricing, vendor margin, the price corridor — by the formulas in DESIGN.md.
+
+Everything in money is Decimal and None where it is undefined or unpriced, never 0.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from roibench.metrics import bootstrap_interval, pass_hat_k, wilson_interval
+from roibench.outcomes import OutcomeStatus
+from roibench.records import TrialRecord
+
+ZERO = Decimal(0)
+
+
+class ValueModel(BaseModel):
+    """What the work costs when people do it, with the figure's source."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    unit: str = Field(description="Unit of work, e.g. 'support ticket'.")
+    human_cost_per_task_usd: Decimal = Field(gt=0, description="Fully loaded cost per unit.")
+    escalation_cost_usd: Decimal | None = Field(
+        None, ge=0, description="Cost of a human finishing an escalated unit; default: human cost."
+    )
+    rework_cost_usd: Decimal = Field(
+        ZERO, ge=0, description="Extra cost of undoing a wrong result, on top of redoing it."
+    )
+    source: str = Field(description="Who published the human cost figure.")
+    source_url: str | None = None
+    as_of: date | None = Field(None, description="Date of the figure.")
+
+    @property
+    def escalation_usd(self) -> Decimal:
+        """Escalation cost, defaulting to the human cost per task."""
+        if self.escalation_cost_usd is not None:
+            return self.escalation_cost_usd
+        return self.human_cost_per_task_usd
+
+
+class OutcomePricing(BaseModel):
+    """An outcome-based price scheme, with its billable rule explicit."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    scheme: Literal["per_resolution", "per_conversation", "per_action", "hybrid"] = Field(
+        "per_resolution", description="What is billed."
+    )
+    price_usd: Decimal = Field(ge=0, description="Price per billable unit.")
+    base_fee_usd: Decimal = Field(ZERO, ge=0, description="Hybrid: fee per conversation.")
+    bill_escalations: bool = Field(False, description="Escalated conversations are billed.")
+    refund_harmful: bool = Field(True, description="Harmful outcomes are refunded, not billed.")
+    reference: str = Field("", description="A published price this mirrors, e.g. Intercom Fin.")
+
+    def billable_units(self, counts: Counts, actions: int) -> int:
+        """How many units are billed for a cell's outcomes (`actions` = write tool calls)."""
+        if self.scheme == "per_action":
+            return actions
+        if self.scheme == "per_conversation":
+            units = counts.total
+            if self.refund_harmful:
+                units -= counts.harmful
+            return units
+        units = counts.resolved
+        if self.bill_escalations:
+            units += counts.escalated
+        if not self.refund_harmful:
+            # a harmful outcome looked resolved to the customer (e.g. an over-refund)
+            units += counts.harmful
+        return units
+
+    def fees_usd(self, counts: Counts, actions: int) -> Decimal:
+        """Total outcome-priced fees the buyer pays."""
+        fees = self.price_usd * self.billable_units(counts, actions)
+        if self.scheme == "hybrid":
+            fees += self.base_fee_usd * counts.total
+        return fees
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Outcome counts of a set of trials."""
+
+    total: int = 0
+    resolved: int = 0
+    escalated: int = 0
+    failed: int = 0
+    harmful: int = 0
+    error: int = 0
+
+    @classmethod
+    def of(cls, statuses: Sequence[OutcomeStatus]) -> Counts:
+        """Count statuses."""
+        return cls(
+            total=len(statuses),
+            resolved=sum(s is OutcomeStatus.RESOLVED for s in statuses),
+            escalated=sum(s is OutcomeStatus.ESCALATED for s in statuses),
+            failed=sum(s is OutcomeStatus.FAILED for s in statuses),
+            harmful=sum(s is OutcomeStatus.HARMFUL for s in statuses),
+            error=sum(s is OutcomeStatus.ERROR for s in statuses),
+        )
+
+
+def _div(a: Decimal | None, b: Decimal | int | None) -> Decimal | None:
+    if a is None or b is None or b == 0:
+        return None
+    return a / Decimal(b)
+
+
+@dataclass(frozen=True)
+class CellEconomics:
+    """Every economic and reliability figure of one cell. None = undefined or unpriced."""
+
+    counts: Counts
+    tasks: int
+    trials_per_task: int
+    success_rate: float
+    success_rate_ci: tuple[float, float] | None
+    pass_hat: dict[int, float]
+    spend_usd: Decimal | None
+    unpriced_calls: int
+    cost_per_task_usd: Decimal | None
+    cost_per_outcome_usd: Decimal | None
+    cost_per_outcome_ci: tuple[float, float] | None
+    baseline_usd: Decimal
+    human_terms_usd: Decimal
+    harm_usd: Decimal
+    loss_usd: Decimal
+    outcome_fees_usd: Decimal
+    billable_units: int
+    buyer_total_token_usd: Decimal | None
+    buyer_total_outcome_usd: Decimal
+    roi_token_pricing: Decimal | None
+    roi_token_ci: tuple[float, float] | None
+    roi_outcome_pricing: Decimal | None
+    roi_outcome_ci: tuple[float, float] | None
+    vendor_margin_outcome: Decimal | None
+    price_corridor_usd: tuple[Decimal, Decimal] | None
+    break_even_success_rate: Decimal | None
+    write_actions: int
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def priced(self) -> bool:
+        """True when every call had a price."""
+        return self.spend_usd is not None
+
+
+@dataclass
+class _TaskAgg:
+    n: int = 0
+    s: int = 0
+    e: int = 0
+    f: int = 0
+    h: int = 0
+    x: int = 0
+    spend: float = 0.0
+    loss: float = 0.0
+    actions: int = 0
+
+
+def human_terms(counts: Counts, value: ValueModel) -> Decimal:
+    """What people cost to finish what the agent did not: escalations, failures, errors."""
+    redo = value.human_cost_per_task_usd + value.rework_cost_usd
+    return (
+        value.escalation_usd * counts.escalated
+        + redo * counts.failed
+        + value.human_cost_per_task_usd * counts.error
+    )
+
+
+def harm_cost(counts: Counts, loss_usd: Decimal, value: ValueModel) -> Decimal:
+    """Harmful outcomes: the measured loss plus a human redoing and undoing the work."""
+    return loss_usd + (value.human_cost_per_task_usd + value.rework_cost_usd) * counts.harmful
+
+
+def cell_economics(
+    trials: Sequence[TrialRecord],
+    value: ValueModel,
+    pricing: OutcomePricing,
+    *,
+    write_tools: frozenset[str] = frozenset(),
+    bootstrap_seed: int = 0,
+    resamples: int = 1000,
+) -> CellEconomics:
+    """Compute a cell's figures from its trials (DESIGN.md, Economics)."""
+    statuses = [t.outcome.status for t in trials]
+    counts = Counts.of(statuses)
+    t_total = counts.total
+
+    unpriced = sum(1 for t in trials for c in t.calls if c.cost_usd is None)
+    spend: Decimal | None = None
+    if unpriced == 0:
+        spend = sum((c.cost_usd for t in trials for c in t.calls if c.cost_usd is not None), ZERO)
+
+    loss = sum((t.outcome.loss_usd for t in trials), ZERO)
+    actions = sum(t.tool_calls_by_name(write_tools) for t in trials) if write_tools else 0
+    baseline = value.human_cost_per_task_usd * t_total
+    humans = human_terms(counts, value)
+    harm = harm_cost(counts, loss, value)
+    fees = pricing.fees_usd(counts, actions)
+    billable = pricing.billable_units(counts, actions)
+    buyer_token = None if spend is None else spend + humans + harm
+    buyer_outcome = fees + humans + harm
+
+    roi_token = None
+    if spend is not None and buyer_token is not None and spend > 0:
+        roi_token = (baseline - buyer_token) / spend
+    roi_outcome = _div(baseline - buyer_outcome, fees) if fees > 0 else None
+    margin = _div(fees - spend, fees) if spend is not None and fees > 0 else None
+
+    corridor = None
+    if spend is not None and billable > 0 and pricing.scheme in ("per_resolution", "hybrid"):
+        base_fees = pricing.base_fee_usd * t_total if pricing.scheme == "hybrid" else ZERO
+        p_low = (spend - base_fees) / billable
+        p_high = (baseline - humans - harm - base_fees) / billable
+        p_low = max(p_low, ZERO)
+        if p_high >= p_low:
+            corridor = (p_low, p_high)
+
+    per_task: dict[str, _TaskAgg] = defaultdict(_TaskAgg)
+    for t in trials:
+        agg = per_task[t.task_id]
+        agg.n += 1
+        st = t.outcome.status
+        agg.s += st is OutcomeStatus.RESOLVED
+        agg.e += st is OutcomeStatus.ESCALATED
+        agg.f += st is OutcomeStatus.FAILED
+        agg.h += st is OutcomeStatus.HARMFUL
+        agg.x += st is OutcomeStatus.ERROR
+        agg.spend += float(t.cost_usd or 0)
+        agg.loss += float(t.outcome.loss_usd)
+        if write_tools:
+            agg.actions += t.tool_calls_by_name(write_tools)
+    groups = list(per_task.values())
+    trials_per_task = max((g.n for g in groups), default=0)
+    pass_hat = {
+        k: v
+        for k in range(1, trials_per_task + 1)
+        if (v := pass_hat_k([(g.n, g.s) for g in groups], k)) is not None
+    }
+
+    def agg_counts(sample: list[_TaskAgg]) -> Counts:
+        return Counts(
+            total=sum(g.n for g in sample),
+            resolved=sum(g.s for g in sample),
+            escalated=sum(g.e for g in sample),
+            failed=sum(g.f for g in sample),
+            harmful=sum(g.h for g in sample),
+            error=sum(g.x for g in sample),
+        )
+
+    def cpo(sample: list[_TaskAgg]) -> float | None:
+        s = sum(g.s for g in sample)
+        return sum(g.spend for g in sample) / s if s else None
+
+    def roi_tok(sample: list[_TaskAgg]) -> float | None:
+        sp = sum(g.spend for g in sample)
+        if sp <= 0:
+            return None
+        c = agg_counts(sample)
+        lo = Decimal(str(sum(g.loss for g in sample)))
+        buyer = sp + float(human_terms(c, value) + harm_cost(c, lo, value))
+        return (float(value.human_cost_per_task_usd) * c.total - buyer) / sp
+
+    def roi_out(sample: list[_TaskAgg]) -> float | None:
+        c = agg_counts(sample)
+        f = float(pricing.fees_usd(c, sum(g.actions for g in sample)))
+        if f <= 0:
+            return None
+        lo = Decimal(str(sum(g.loss for g in sample)))
+        buyer = f + float(human_terms(c, value) + harm_cost(c, lo, value))
+        return (float(value.human_cost_per_task_usd) * c.total - buyer) / f
+
+    priced = spend is not None
+    boot = {"seed": bootstrap_seed, "resamples": resamples}
+    notes: list[str] = []
+    if not priced:
+        notes.append(f"{unpriced} call(s) unpriced: cost metrics are absent, not zero")
+    return CellEconomics(
+        counts=counts,
+        tasks=len(groups),
+        trials_per_task=trials_per_task,
+        success_rate=counts.resolved / t_total if t_total else 0.0,
+        success_rate_ci=wilson_interval(counts.resolved, t_total),
+        pass_hat=pass_hat,
+        spend_usd=spend,
+        unpriced_calls=unpriced,
+        cost_per_task_usd=_div(spend, t_total),
+        cost_per_outcome_usd=_div(spend, counts.resolved),
+        cost_per_outcome_ci=bootstrap_interval(groups, cpo, **boot) if priced else None,
+        baseline_usd=baseline,
+        human_terms_usd=humans,
+        harm_usd=harm,
+        loss_usd=loss,
+        outcome_fees_usd=fees,
+        billable_units=billable,
+        buyer_total_token_usd=buyer_token,
+        buyer_total_outcome_usd=buyer_outcome,
+        roi_token_pricing=roi_token,
+        roi_token_ci=bootstrap_interval(groups, roi_tok, **boot) if priced else None,
+        roi_outcome_pricing=roi_outcome,
+        roi_outcome_ci=bootstrap_interval(groups, roi_out, **boot),
+        vendor_margin_outcome=margin,
+        price_corridor_usd=corridor,
+        break_even_success_rate=(
+            _div(_div(spend, t_total), pricing.price_usd) if pricing.price_usd > 0 else None
+        ),
+        write_actions=actions,
+        notes=notes,
+    )

@@ -1,0 +1,45 @@
+"""Errors that roibench reports to users.
+
+`InputError` is bad input (a suite, dataset, price card or plug-in): the CLI prints it and
+exits with code 2 before anything is logged anywhere.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class RoibenchError(Exception):
+    """Base class of every error roibench raises on purpose."""
+
+
+class InputError(RoibenchError):
+    """Invalid user input; names the file, line and field that are wrong."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | Path | None = None,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.file = str(file) if file is not None else None
+        self.line = line
+        self.field = field
+        self.detail = message
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = ""
+        if self.file:
+            where = self.file
+            if self.line is not None:
+                where += f":{self.line}"
+            where += ": "
+        field = f"field '{self.field}': " if self.field else ""
+        return f"{where}{field}{self.detail}"
+
+
+class BillingError(RoibenchError):
+    """The provider refuses to serve for money reasons (no balance, quota used up): final."""

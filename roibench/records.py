@@ -1,0 +1,59 @@
+"""What a run records: one CallRecord per LLM request, one TrialRecord per trial."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from roibench.outcomes import Outcome
+from roibench.usage import Usage
+
+
+class CallRecord(BaseModel):
+    """One LLM request (every attempt, retries included)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    started_at: datetime = Field(description="UTC time the request was sent (prices use it).")
+    latency_s: float = Field(ge=0, description="Seconds until the full response arrived.")
+    usage: Usage = Field(description="Normalised token usage.")
+    cost_usd: Decimal | None = Field(description="Priced cost; None when no card prices it.")
+    finish_reason: str | None = Field(None, description="As the provider reported it.")
+    error: str | None = Field(None, description="Error class when the request failed.")
+
+
+class TrialRecord(BaseModel):
+    """One trial: a task run once by one cell, graded. A line of the journal."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    cell: str = Field(description="'workflow/agent/model'.")
+    workflow: str
+    agent: str
+    model: str = Field(description="Model label in the suite.")
+    task_id: str
+    tier: str
+    trial: int = Field(ge=0, description="Trial index k (0-based) of this task in this cell.")
+    seed: int = Field(description="Seed the trial ran with.")
+    outcome: Outcome
+    error_class: str | None = Field(None, description="Error taxonomy entry, if any.")
+    calls: tuple[CallRecord, ...] = Field(description="Every LLM request of the trial.")
+    usage: Usage = Field(description="Sum of the calls' usage.")
+    cost_usd: Decimal | None = Field(description="Sum of call costs; None if any is unpriced.")
+    steps: int = Field(ge=0, description="Agent model turns.")
+    invalid_tool_calls: int = Field(0, ge=0, description="Malformed or unknown tool calls.")
+    tools_called: tuple[str, ...] = Field((), description="Names of the tools called, in order.")
+    started_at: datetime
+    duration_s: float = Field(ge=0)
+    reply: str = Field("", description="The agent's final reply (reasoning stripped).")
+
+    @property
+    def tool_calls(self) -> int:
+        """Number of tool calls the agent made."""
+        return len(self.tools_called)
+
+    def tool_calls_by_name(self, names: frozenset[str]) -> int:
+        """Number of calls to any of `names` (e.g. the workflow's write tools)."""
+        return sum(1 for name in self.tools_called if name in names)

@@ -1,0 +1,199 @@
+"""The simulator's "model": recognise the task from the conversation, decide (seeded) how this
+trial deviates from the reference solution, and produce the next assistant turn with usage."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from roibench.sim.profiles import SimProfile
+from roibench.tasks import Action, Task
+
+_FILLER = (
+    " Thank you for your patience while I looked into this.",
+    " Let me know if there is anything else I can help with today.",
+    " I have noted the details of this conversation on your account.",
+)
+
+
+def unit_hash(*parts: object) -> float:
+    """A deterministic number in [0, 1) from the parts."""
+    digest = hashlib.blake2b(":".join(map(str, parts)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+def fingerprint(text: str) -> str:
+    """Key of an opening message: whitespace-normalised hash."""
+    return hashlib.sha1(" ".join(text.split()).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a simulated trial does: tool calls in order, then a final reply."""
+
+    deviation: str
+    actions: tuple[Action, ...]
+    reply: str
+
+
+class SimPlayer:
+    """Plays registered tasks. Thread-compatible: state is read-only after registration."""
+
+    def __init__(self, tasks: Iterable[Task] = ()) -> None:
+        self._tasks: dict[str, Task] = {}
+        self.register(tasks)
+
+    def register(self, tasks: Iterable[Task]) -> None:
+        """Make tasks recognisable by their opening message."""
+        for task in tasks:
+            self._tasks[fingerprint(task.prompt)] = task
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def find_task(self, messages: list[dict[str, Any]]) -> Task | None:
+        """The task whose prompt is the first user message."""
+        for m in messages:
+            if m.get("role") == "user":
+                content = m.get("content")
+                if isinstance(content, list):  # content parts
+                    content = " ".join(
+                        str(p.get("text", "")) for p in content if isinstance(p, dict)
+                    )
+                return self._tasks.get(fingerprint(str(content or "")))
+        return None
+
+    def plan(self, task: Task, profile: SimProfile, seed: int, tool_names: set[str]) -> Plan:
+        """Decide this trial's behaviour: deterministic in (seed, task, profile)."""
+        mult = profile.tier_multiplier.get(task.tier, 1.0)
+        u = unit_hash(seed, task.id, profile.name)
+        tempted = (
+            profile.tempted_by_adversary if task.tier == "adversarial" else profile.invents_exception * mult
+        )
+        escalation_tool = next(
+            (n for n in sorted(tool_names) if "escalat" in n or "transfer_to_human" in n), None
+        )
+        ref = tuple(task.reference_actions)
+        options: list[tuple[str, float]] = [
+            ("tempted", tempted if task.tempting_actions else 0.0),
+            ("escalate", profile.needless_escalation * mult if escalation_tool else 0.0),
+            ("skip", profile.skips_step * mult if ref else 0.0),
+            ("wrong_argument", profile.wrong_argument * mult if ref else 0.0),
+            ("omit_facts", profile.omits_facts * mult if task.required_facts else 0.0),
+        ]
+        cumulative = 0.0
+        chosen = "reference"
+        for name, rate in options:
+            cumulative += rate
+            if u < cumulative:
+                chosen = name
+                break
+        reply = task.reference_reply
+        actions = ref
+        if chosen == "tempted" and task.tempting_actions:
+            actions = tuple(task.tempting_actions)
+            reply = "All done — I've taken care of that for you as requested."
+        elif chosen == "escalate" and escalation_tool:
+            actions = (*ref[:1], Action(tool=escalation_tool, args={"reason": "needs review"}))
+            reply = "I've passed this to a colleague who will get back to you."
+        elif chosen == "skip":
+            actions = ref[:-1]
+        elif chosen == "wrong_argument":
+            actions = (*ref[:-1], _perturb(ref[-1]))
+        elif chosen == "omit_facts":
+            reply = "Your request has been handled."
+        actions = tuple(a for a in actions if a.tool in tool_names)
+        extra = max(0, round((profile.verbosity - 1.0) * 4))
+        reply += "".join(_FILLER[i % len(_FILLER)] for i in range(extra))
+        return Plan(deviation=chosen, actions=actions, reply=reply)
+
+    def respond(
+        self,
+        request: dict[str, Any],
+        profile: SimProfile,
+    ) -> tuple[dict[str, Any], str]:
+        """The chat.completion body for a request, and the deviation played (for logs)."""
+        messages: list[dict[str, Any]] = request.get("messages") or []
+        tools: list[dict[str, Any]] = request.get("tools") or []
+        tool_names = {t.get("function", {}).get("name", "") for t in tools}
+        seed = int(request.get("seed") or 0)
+        task = self.find_task(messages)
+        turns_done = sum(1 for m in messages if m.get("role") == "assistant" and m.get("tool_calls"))
+        message: dict[str, Any] = {"role": "assistant", "content": None}
+        finish = "stop"
+        deviation = "unknown_task"
+        if task is None:
+            message["content"] = "I can help with that. Could you tell me more about your request?"
+        else:
+            plan = self.plan(task, profile, seed, tool_names)
+            deviation = plan.deviation
+            if turns_done < len(plan.actions):
+                action = plan.actions[turns_done]
+                call_id = "call_" + hashlib.blake2b(
+                    f"{seed}:{task.id}:{turns_done}".encode(), digest_size=6
+                ).hexdigest()
+                message["tool_calls"] = [
+                    {
+                        "id": call_id,
+                        "type": "function",
+                        "function": {"name": action.tool, "arguments": json.dumps(action.args)},
+                    }
+                ]
+                finish = "tool_calls"
+            else:
+                message["content"] = plan.reply
+        body = {
+            "id": "chatcmpl-sim-" + hashlib.blake2b(
+                json.dumps([seed, len(messages)]).encode() + str(task.id if task else "").encode(),
+                digest_size=8,
+            ).hexdigest(),
+            "object": "chat.completion",
+            "created": 1764400000,
+            "model": "sim/" + profile.name,
+            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+            "usage": self.usage(messages, tools, message, profile),
+        }
+        if profile.reasoning_tokens:
+            message["reasoning_content"] = "Checking the policy against the order details."
+        return body, deviation
+
+    @staticmethod
+    def usage(
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+        reply: dict[str, Any],
+        profile: SimProfile,
+    ) -> dict[str, Any]:
+        """Token counts at ~4 characters a token; cache hits on the previous turn's prefix."""
+        sizes = [len(json.dumps(m, separators=(",", ":"))) for m in messages]
+        tools_chars = len(json.dumps(tools, separators=(",", ":"))) if tools else 0
+        prompt = math.ceil((sum(sizes) + tools_chars) / 4) + 3 * len(messages)
+        prefix = math.ceil((sum(sizes[:-1]) + tools_chars) / 4) if len(sizes) > 1 else 0
+        cached = int(prefix * profile.cache_hit_ratio) // 64 * 64
+        out_text = reply.get("content") or json.dumps(reply.get("tool_calls") or "")
+        output = math.ceil(len(out_text) / 4) + profile.reasoning_tokens
+        usage: dict[str, Any] = {
+            "prompt_tokens": prompt,
+            "completion_tokens": output,
+            "total_tokens": prompt + output,
+            "prompt_tokens_details": {"cached_tokens": cached},
+            "completion_tokens_details": {"reasoning_tokens": profile.reasoning_tokens},
+        }
+        if profile.dialect == "deepseek":
+            usage["prompt_cache_hit_tokens"] = cached
+            usage["prompt_cache_miss_tokens"] = prompt - cached
+        return usage
+
+
+def _perturb(action: Action) -> Action:
+    """The action with its first numeric argument halved (a plausible wrong amount)."""
+    args = dict(action.args)
+    for key, value in args.items():
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            args[key] = round(value / 2, 2)
+            return Action(tool=action.tool, args=args)
+    return action

@@ -1,0 +1,207 @@
+"""A minimal, fast HTTP/1.1 server speaking OpenAI Chat Completions on loopback.
+
+Hand-written on asyncio streams (keep-alive, Content-Length and chunked SSE) so that the
+simulator is never the bottleneck of a benchmark and needs no web framework.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from roibench.sim.player import SimPlayer, unit_hash
+from roibench.sim.profiles import PROFILES, profile_for_model
+from roibench.tasks import Task
+
+_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
+            413: "Payload Too Large", 429: "Too Many Requests", 500: "Internal Server Error"}
+MAX_BODY = 32 * 1024 * 1024
+
+
+def _error(message: str, type_: str, code: str | None = None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": type_, "param": None, "code": code}}
+
+
+class SimServer:
+    """The simulator as an HTTP server. `await start()` in a running loop, or
+    `start_in_thread()` from synchronous code; `base_url` is then the /v1 URL."""
+
+    def __init__(self, tasks: Iterable[Task] = (), host: str = "127.0.0.1", port: int = 0) -> None:
+        self.player = SimPlayer(tasks)
+        self.host = host
+        self.port = port
+        self.requests = 0
+        self._server: asyncio.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def base_url(self) -> str:
+        """OpenAI-style base URL."""
+        return f"http://{self.host}:{self.port}/v1"
+
+    async def start(self) -> None:
+        """Listen on host:port (port 0 = a free port, then stored in `port`)."""
+        self._server = await asyncio.start_server(self._handle, self.host, self.port, limit=MAX_BODY)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        """Stop listening and close connections."""
+        if self._server is not None:
+            self._server.close()
+            if hasattr(self._server, "close_clients"):
+                self._server.close_clients()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def serve_forever(self) -> None:
+        """Start and serve until cancelled."""
+        await self.start()
+        assert self._server is not None
+        async with self._server:
+            await self._server.serve_forever()
+
+    def start_in_thread(self) -> SimServer:
+        """Run in a daemon thread with its own event loop; returns once listening."""
+        ready = threading.Event()
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            loop.run_until_complete(self.start())
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(self.stop())
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="roibench-sim", daemon=True)
+        self._thread.start()
+        ready.wait(timeout=10)
+        return self
+
+    def stop_thread(self) -> None:
+        """Stop a server started with start_in_thread()."""
+        if self._loop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+                    return
+                lines = head.decode("latin-1").split("\r\n")
+                parts = lines[0].split(" ")
+                if len(parts) < 2:
+                    return
+                method, target = parts[0], parts[1]
+                headers = {}
+                for line in lines[1:]:
+                    if ":" in line:
+                        k, v = line.split(":", 1)
+                        headers[k.strip().lower()] = v.strip()
+                length = int(headers.get("content-length", "0") or 0)
+                if length > MAX_BODY:
+                    await self._send_json(writer, 413, _error("body too large", "invalid_request_error"))
+                    return
+                body = await reader.readexactly(length) if length else b""
+                keep_alive = headers.get("connection", "").lower() != "close"
+                await self._route(writer, method, target.split("?")[0], body)
+                if not keep_alive:
+                    return
+        except (ConnectionError, asyncio.CancelledError):
+            return
+        finally:
+            try:
+                writer.close()
+            except Exception:
+                pass
+
+    async def _route(self, writer: asyncio.StreamWriter, method: str, path: str, body: bytes) -> None:
+        path = path.rstrip("/")
+        if path in ("/v1/models", "/models") and method == "GET":
+            data = [{"id": f"sim/{n}", "object": "model", "owned_by": "roibench"} for n in PROFILES]
+            await self._send_json(writer, 200, {"object": "list", "data": data})
+            return
+        if path not in ("/v1/chat/completions", "/chat/completions"):
+            await self._send_json(writer, 404, _error(f"no route {path}", "invalid_request_error"))
+            return
+        if method != "POST":
+            await self._send_json(writer, 405, _error("use POST", "invalid_request_error"))
+            return
+        self.requests += 1
+        try:
+            request = json.loads(body)
+            if not isinstance(request, dict):
+                raise ValueError("body must be a JSON object")
+        except ValueError as exc:
+            await self._send_json(writer, 400, _error(f"invalid JSON body: {exc}", "invalid_request_error"))
+            return
+        model = str(request.get("model", ""))
+        profile = profile_for_model(model)
+        if profile is None:
+            known = ", ".join(f"sim/{n}" for n in PROFILES)
+            await self._send_json(
+                writer, 404,
+                _error(f"The model `{model}` does not exist; try {known}", "invalid_request_error", "model_not_found"),
+            )
+            return
+        response, _deviation = self.player.respond(request, profile)
+        output_tokens = response["usage"]["completion_tokens"]
+        delay = profile.latency_s * (0.75 + 0.5 * unit_hash(response["id"]))
+        if profile.output_tokens_per_s > 0:
+            delay += output_tokens / profile.output_tokens_per_s
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if request.get("stream"):
+            await self._send_stream(writer, response, bool((request.get("stream_options") or {}).get("include_usage")))
+        else:
+            await self._send_json(writer, 200, response)
+
+    @staticmethod
+    async def _send_json(writer: asyncio.StreamWriter, status: int, payload: dict[str, Any]) -> None:
+        data = json.dumps(payload).encode()
+        head = (
+            f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
+        ).encode()
+        writer.write(head + data)
+        await writer.drain()
+
+    @staticmethod
+    async def _send_stream(writer: asyncio.StreamWriter, response: dict[str, Any], include_usage: bool) -> None:
+        """Server-sent events: a content/tool-call delta, a finish chunk, a usage chunk."""
+        choice = response["choices"][0]
+        message = choice["message"]
+        base = {k: response[k] for k in ("id", "created", "model")} | {"object": "chat.completion.chunk"}
+        delta: dict[str, Any] = {"role": "assistant"}
+        if message.get("content"):
+            delta["content"] = message["content"]
+        if message.get("reasoning_content"):
+            delta["reasoning_content"] = message["reasoning_content"]
+        if message.get("tool_calls"):
+            delta["tool_calls"] = [dict(tc, index=i) for i, tc in enumerate(message["tool_calls"])]
+        chunks = [
+            base | {"choices": [{"index": 0, "delta": delta, "finish_reason": None}]},
+            base | {"choices": [{"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}]},
+        ]
+        if include_usage:
+            chunks.append(base | {"choices": [], "usage": response["usage"]})
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
+        for chunk in chunks:
+            _write_chunk(writer, f"data: {json.dumps(chunk)}\n\n".encode())
+        _write_chunk(writer, b"data: [DONE]\n\n")
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+
+
+def _write_chunk(writer: asyncio.StreamWriter, data: bytes) -> None:
+    writer.write(f"{len(data):X}\r\n".encode() + data + b"\r\n")

@@ -1,0 +1,226 @@
+"""Workflows: a vertical's tools over per-task state, its policy, grader and value model.
+
+A workflow author writes an `Env` subclass whose `@tool` methods operate on `self.state`, and a
+`Workflow` subclass that names the env, the policy text, the value model and `grade`.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar, cast, get_type_hints
+
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+
+from roibench.economics import ValueModel
+from roibench.outcomes import Outcome
+from roibench.tasks import Action, Task
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ToolError(Exception):
+    """Raise inside a tool to return an error message to the agent (it may recover)."""
+
+
+def tool(fn: F | None = None, *, write: bool = False) -> Any:
+    """Mark an Env method as a tool the agent may call.
+
+    The method's docstring becomes the tool description and its typed parameters the JSON
+    schema. `write=True` marks a state-changing action (counted for per-action pricing).
+    """
+
+    def mark(f: F) -> F:
+        f._roibench_tool = {"write": write}  # type: ignore[attr-defined]
+        return f
+
+    return mark(fn) if fn is not None else mark
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A tool's name, schema and how to call it."""
+
+    name: str
+    description: str
+    args_model: type[BaseModel]
+    write: bool
+    schema: dict[str, Any]
+
+
+@dataclass
+class ToolCall:
+    """One tool call the agent made and what it got back."""
+
+    name: str
+    args: dict[str, Any]
+    result: str
+    ok: bool
+
+
+def _tool_specs(env_cls: type[Env]) -> dict[str, ToolSpec]:
+    cached = env_cls.__dict__.get("_tool_specs_cache")
+    if cached is not None:
+        return cached
+    specs: dict[str, ToolSpec] = {}
+    for name, member in inspect.getmembers(env_cls, predicate=inspect.isfunction):
+        marker = getattr(member, "_roibench_tool", None)
+        if marker is None:
+            continue
+        hints = get_type_hints(member)
+        fields: dict[str, Any] = {}
+        for pname, param in inspect.signature(member).parameters.items():
+            if pname == "self":
+                continue
+            annotation = hints.get(pname, Any)
+            default = ... if param.default is inspect.Parameter.empty else param.default
+            fields[pname] = (annotation, default)
+        args_model = create_model(  # type: ignore[call-overload]
+            f"{name}_args", __config__=ConfigDict(extra="forbid"), **fields
+        )
+        params = args_model.model_json_schema()
+        params.pop("title", None)
+        for prop in params.get("properties", {}).values():
+            prop.pop("title", None)
+        doc = inspect.cleandoc(member.__doc__ or name).split("\n\n")[0].replace("\n", " ")
+        specs[name] = ToolSpec(
+            name=name,
+            description=doc,
+            args_model=args_model,
+            write=bool(marker["write"]),
+            schema={
+                "type": "function",
+                "function": {"name": name, "description": doc, "parameters": params},
+            },
+        )
+    env_cls._tool_specs_cache = specs  # type: ignore[attr-defined]
+    return specs
+
+
+class Env:
+    """Per-trial state and the tools over it. `self.state` starts as a deep copy of the task's
+    `initial_state`; tools change it; the grader reads it."""
+
+    def __init__(self, task: Task) -> None:
+        self.task = task
+        self.state: dict[str, Any] = copy.deepcopy(task.initial_state)
+        self.calls: list[ToolCall] = []
+        self.invalid_calls = 0
+
+    @classmethod
+    def tool_specs(cls) -> dict[str, ToolSpec]:
+        """The tools of this env class by name (computed once per class)."""
+        return _tool_specs(cls)
+
+    @classmethod
+    def tool_schemas(cls) -> list[dict[str, Any]]:
+        """OpenAI `tools` parameter for this env."""
+        return [spec.schema for spec in _tool_specs(cls).values()]
+
+    @classmethod
+    def write_tools(cls) -> frozenset[str]:
+        """Names of the state-changing tools."""
+        return frozenset(n for n, s in _tool_specs(cls).items() if s.write)
+
+    async def call(self, name: str, arguments: str | dict[str, Any]) -> str:
+        """Run a tool by name with JSON arguments; errors come back as text for the agent."""
+        spec = _tool_specs(type(self)).get(name)
+        if spec is None:
+            self.invalid_calls += 1
+            return self._record(name, {}, f"error: unknown tool {name!r}", ok=False)
+        if isinstance(arguments, str):
+            try:
+                parsed = json.loads(arguments) if arguments.strip() else {}
+            except json.JSONDecodeError as exc:
+                self.invalid_calls += 1
+                return self._record(name, {}, f"error: arguments are not valid JSON ({exc.msg})", False)
+        else:
+            parsed = arguments
+        if not isinstance(parsed, dict):
+            self.invalid_calls += 1
+            return self._record(name, {}, "error: arguments must be a JSON object", ok=False)
+        args = cast(dict[str, Any], parsed)
+        try:
+            validated = spec.args_model.model_validate(args)
+        except ValidationError as exc:
+            self.invalid_calls += 1
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+            )
+            return self._record(name, args, f"error: invalid arguments: {problems}", ok=False)
+        method = getattr(self, name)
+        try:
+            result = method(**{k: getattr(validated, k) for k in type(validated).model_fields})
+            if inspect.isawaitable(result):
+                result = await result
+        except ToolError as exc:
+            return self._record(name, args, f"error: {exc}", ok=False)
+        text = result if isinstance(result, str) else json.dumps(result, default=str)
+        return self._record(name, args, text, ok=True)
+
+    def apply(self, action: Action) -> str:
+        """Run a reference action synchronously (for tests and replay)."""
+        import asyncio
+
+        return asyncio.run(self.call(action.tool, action.args))
+
+    def _record(self, name: str, args: dict[str, Any], result: str, ok: bool) -> str:
+        self.calls.append(ToolCall(name=name, args=args, result=result, ok=ok))
+        return result
+
+
+@dataclass
+class Transcript:
+    """What the agent said: the full message list and its final reply."""
+
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    reply: str = ""
+
+
+def missing_facts(reply: str, facts: list[str]) -> list[str]:
+    """Required facts that the reply does not state (case-insensitive substring match)."""
+    lowered = reply.lower()
+    return [f for f in facts if f.lower() not in lowered]
+
+
+class Workflow:
+    """A vertical business environment. Subclass and set the class attributes."""
+
+    name: ClassVar[str]
+    """Name used in suites."""
+    description: ClassVar[str] = ""
+    """One line for listings."""
+    policy: ClassVar[str]
+    """The agent's instructions: the policy a real operations team would write."""
+    env: ClassVar[type[Env]]
+    """Env subclass holding the tools."""
+    value_model: ClassVar[ValueModel]
+    """Human baseline for this kind of work."""
+    dataset: ClassVar[Path | None] = None
+    """Default task file."""
+
+    def validate_task(self, task: Task) -> None:
+        """Raise ValueError if the task's state is malformed for this workflow."""
+        del task
+
+    def new_env(self, task: Task) -> Env:
+        """A fresh env for one trial."""
+        return self.env(task)
+
+    def grade(self, task: Task, env: Env, transcript: Transcript) -> Outcome:
+        """Grade the end state in `env.state` against `task.expected`."""
+        raise NotImplementedError
+
+    def system_prompt(self, task: Task) -> str:
+        """The system message for a trial (the policy, by default)."""
+        del task
+        return self.policy
+
+    @property
+    def write_tools(self) -> frozenset[str]:
+        """Names of the env's state-changing tools."""
+        return self.env.write_tools()

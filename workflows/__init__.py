@@ -1,0 +1,1 @@
+"""Built-in vertical business workflows (installed as `roibench.workflows`)."""
