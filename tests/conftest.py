@@ -1,0 +1,62 @@
+"""Shared fixtures: the real simulator on loopback, a temporary MLflow store, shared data."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from roibench.sim.server import SimServer
+from roibench.tasks import load_dataset
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir() -> Path | None:
+    """../shared/data beside the checkout (or $ROIBENCH_SHARED_DATA), if present."""
+    env = os.environ.get("ROIBENCH_SHARED_DATA")
+    candidates = [Path(env)] if env else []
+    candidates.append(REPO.parent / "shared" / "data")
+    for c in candidates:
+        if c.is_dir():
+            return c
+    return None
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Published third-party data (provider payloads, τ-bench); never copied into the repo."""
+    path = shared_data_dir()
+    if path is None:
+        pytest.skip("../shared/data is absent (third-party payloads are not part of the repo)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def refunds_tasks():
+    """The built-in refunds tasks."""
+    return load_dataset(REPO / "datasets" / "refunds" / "tasks.jsonl").tasks
+
+
+@pytest.fixture
+def sim_server(refunds_tasks) -> Iterator[SimServer]:
+    """A real simulator HTTP server on 127.0.0.1 in a background thread."""
+    server = SimServer(refunds_tasks).start_in_thread()
+    try:
+        yield server
+    finally:
+        server.stop_thread()
+
+
+@pytest.fixture
+def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh sqlite MLflow tracking store for the test; returns its URI."""
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)
+    yield uri
+    mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
