@@ -223,6 +223,11 @@ def providers() -> None:
     console.print(table)
 
 
+from roibench.commands import register_all  # noqa: E402  (after the built-in commands)
+
+register_all(app)
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

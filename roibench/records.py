@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,12 +17,27 @@ class CallRecord(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    role: str = Field(
+        "agent", description="Who made the call: 'agent', or e.g. 'user_sim' for a user simulator."
+    )
+
     started_at: datetime = Field(description="UTC time the request was sent (prices use it).")
     latency_s: float = Field(ge=0, description="Seconds until the full response arrived.")
     usage: Usage = Field(description="Normalised token usage.")
     cost_usd: Decimal | None = Field(description="Priced cost; None when no card prices it.")
     finish_reason: str | None = Field(None, description="As the provider reported it.")
     error: str | None = Field(None, description="Error class when the request failed.")
+
+
+class ToolCallRecord(BaseModel):
+    """One tool call the agent made, with its (truncated) result."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    args: dict[str, Any]
+    result: str = Field(description="What the tool returned (first 2,000 characters).")
+    ok: bool = Field(description="False when the tool returned an error.")
 
 
 class TrialRecord(BaseModel):
@@ -44,7 +60,7 @@ class TrialRecord(BaseModel):
     cost_usd: Decimal | None = Field(description="Sum of call costs; None if any is unpriced.")
     steps: int = Field(ge=0, description="Agent model turns.")
     invalid_tool_calls: int = Field(0, ge=0, description="Malformed or unknown tool calls.")
-    tools_called: tuple[str, ...] = Field((), description="Names of the tools called, in order.")
+    tool_log: tuple[ToolCallRecord, ...] = Field((), description="Tool calls in order.")
     started_at: datetime
     duration_s: float = Field(ge=0)
     reply: str = Field("", description="The agent's final reply (reasoning stripped).")
@@ -52,8 +68,8 @@ class TrialRecord(BaseModel):
     @property
     def tool_calls(self) -> int:
         """Number of tool calls the agent made."""
-        return len(self.tools_called)
+        return len(self.tool_log)
 
     def tool_calls_by_name(self, names: frozenset[str]) -> int:
-        """Number of calls to any of `names` (e.g. the workflow's write tools)."""
-        return sum(1 for name in self.tools_called if name in names)
+        """Number of successful calls to any of `names` (e.g. the workflow's write tools)."""
+        return sum(1 for call in self.tool_log if call.ok and call.name in names)

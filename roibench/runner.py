@@ -20,7 +20,7 @@ from roibench.llm import ChatModel, Endpoint, LLMError
 from roibench.outcomes import Outcome
 from roibench.plugins import resolve_agent, resolve_workflow
 from roibench.pricing import DEFAULT_FX, PriceCard
-from roibench.records import TrialRecord
+from roibench.records import ToolCallRecord, TrialRecord
 from roibench.suite import AgentRef, LoadedSuite, ModelSpec, WorkflowRef
 from roibench.tasks import Dataset, Task, load_dataset
 from roibench.workflow import Transcript, Workflow
@@ -265,8 +265,6 @@ class Runner:
         except Exception as exc:  # an agent or grader bug must not kill the suite
             error_class = "agent_error"
             outcome = Outcome.error(f"{type(exc).__name__}: {exc}")
-        if error_class is None and env.invalid_calls:
-            error_class = None  # recovered invalid tool calls are counted, not fatal
         cost = llm.cost_usd
         return TrialRecord(
             cell=cell.label,
@@ -283,7 +281,10 @@ class Runner:
             usage=llm.usage,
             cost_usd=cost if cost is None else Decimal(cost),
             steps=run.steps,
-            tools_called=tuple(c.name for c in env.calls),
+            tool_log=tuple(
+                ToolCallRecord(name=c.name, args=c.args, result=c.result[:2000], ok=c.ok)
+                for c in env.calls
+            ),
             invalid_tool_calls=env.invalid_calls,
             started_at=started,
             duration_s=time.perf_counter() - t0,

@@ -1,0 +1,1 @@
+"""Workflow package (being built)."""
