@@ -35,6 +35,7 @@ class SimServer:
         self.port = port
         self.requests = 0
         self._server: asyncio.Server | None = None
+        self._connections: set[asyncio.Task[None]] = set()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -52,8 +53,10 @@ class SimServer:
         """Stop listening and close connections."""
         if self._server is not None:
             self._server.close()
-            if hasattr(self._server, "close_clients"):
-                self._server.close_clients()
+            # Python 3.11 has no Server.close_clients(): cancel keep-alive handlers ourselves
+            for task in list(self._connections):
+                task.cancel()
+            await asyncio.gather(*self._connections, return_exceptions=True)
             await self._server.wait_closed()
             self._server = None
 
@@ -90,6 +93,9 @@ class SimServer:
             self._thread = None
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        me = asyncio.current_task()
+        if me is not None:
+            self._connections.add(me)
         try:
             while True:
                 try:
@@ -118,6 +124,8 @@ class SimServer:
         except (ConnectionError, asyncio.CancelledError):
             return
         finally:
+            if me is not None:
+                self._connections.discard(me)
             try:
                 writer.close()
             except Exception:
