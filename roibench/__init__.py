@@ -35,7 +35,32 @@ _EXPORTS = {
     "InputError": "roibench.errors",
 }
 
-__all__ = [*sorted(_EXPORTS), "__version__"]
+__all__ = [
+    "Action",
+    "AgentRun",
+    "CallRecord",
+    "Env",
+    "FxTable",
+    "InputError",
+    "ModelSpec",
+    "Outcome",
+    "OutcomePricing",
+    "OutcomeStatus",
+    "PriceCard",
+    "Provider",
+    "SuiteConfig",
+    "Task",
+    "ToolError",
+    "Transcript",
+    "TrialRecord",
+    "Usage",
+    "ValueModel",
+    "Workflow",
+    "__version__",
+    "agent_run",
+    "missing_facts",
+    "tool",
+]
 
 if TYPE_CHECKING:
     from roibench.agent import AgentRun, agent_run

@@ -62,6 +62,8 @@ def read_journal(path: Path) -> tuple[dict[str, Any], Iterator[TrialRecord]]:
                     try:
                         yield TrialRecord.model_validate(obj["trial"])
                     except ValueError as exc:
-                        raise InputError(f"bad trial record: {exc}", file=path, line=line_no) from None
+                        raise InputError(
+                            f"bad trial record: {exc}", file=path, line=line_no
+                        ) from None
 
     return header, trials()

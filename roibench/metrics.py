@@ -62,8 +62,8 @@ def bootstrap_interval(
         return None
     values.sort()
     tail = (1 - level) / 2
-    low = values[int(math.floor(tail * (len(values) - 1)))]
-    high = values[int(math.ceil((1 - tail) * (len(values) - 1)))]
+    low = values[math.floor(tail * (len(values) - 1))]
+    high = values[math.ceil((1 - tail) * (len(values) - 1))]
     return low, high
 
 

@@ -94,7 +94,9 @@ def load_dataset(
             task = Task.model_validate(row)
         except ValidationError as exc:
             first = exc.errors()[0]
-            raise InputError(first["msg"], file=path, line=line_no, field=_loc(first["loc"])) from None
+            raise InputError(
+                first["msg"], file=path, line=line_no, field=_loc(first["loc"])
+            ) from None
         if task.id in seen:
             raise InputError(
                 f"duplicate task id {task.id!r} (first on line {seen[task.id]})",

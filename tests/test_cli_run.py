@@ -18,7 +18,11 @@ def roibench(*args: str, cwd: Path, uri: str) -> subprocess.CompletedProcess[str
     env = dict(os.environ, MLFLOW_TRACKING_URI=uri, COLUMNS="200")
     return subprocess.run(
         [sys.executable, "-m", "roibench", *args],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=600,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 
@@ -26,7 +30,9 @@ def roibench(*args: str, cwd: Path, uri: str) -> subprocess.CompletedProcess[str
 def quickstart(tmp_path_factory: pytest.TempPathFactory) -> tuple[MlflowClient, Path]:
     tmp = tmp_path_factory.mktemp("quickstart")
     uri = f"sqlite:///{tmp / 'mlflow.db'}"
-    out = roibench("run", str(REPO / "evals/quickstart.toml"), "--out", str(tmp / "runs"), cwd=tmp, uri=uri)
+    out = roibench(
+        "run", str(REPO / "evals/quickstart.toml"), "--out", str(tmp / "runs"), cwd=tmp, uri=uri
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     return MlflowClient(tracking_uri=uri), tmp
 
@@ -49,10 +55,22 @@ def test_quickstart_logs_parent_and_child_runs(quickstart: tuple[MlflowClient, P
         assert p["trials"] == "3" and len(p["dataset_hash"]) == 12
         assert p["outcome_price_usd"] == "0.99" and p["price_currency"] == "USD"
         m = child.data.metrics
-        for name in ("success_rate", "pass_hat_1", "pass_hat_2", "pass_hat_3", "escalation_rate",
-                     "harm_rate", "spend_usd", "cost_per_task_usd", "cost_per_outcome_usd",
-                     "roi_token_pricing", "roi_outcome_pricing", "vendor_margin_outcome",
-                     "latency_p50_s", "latency_p95_s"):
+        for name in (
+            "success_rate",
+            "pass_hat_1",
+            "pass_hat_2",
+            "pass_hat_3",
+            "escalation_rate",
+            "harm_rate",
+            "spend_usd",
+            "cost_per_task_usd",
+            "cost_per_outcome_usd",
+            "roi_token_pricing",
+            "roi_outcome_pricing",
+            "vendor_margin_outcome",
+            "latency_p50_s",
+            "latency_p95_s",
+        ):
             assert name in m, name
         assert 0 < m["cost_per_outcome_usd"] < float("inf")
         # pass^k can only fall as k grows
@@ -70,8 +88,14 @@ def test_frontier_beats_budget(quickstart: tuple[MlflowClient, Path]) -> None:
     exp = client.get_experiment_by_name("quickstart")
     assert exp is not None
     by_name = {r.info.run_name: r.data.metrics for r in client.search_runs([exp.experiment_id])}
-    assert by_name["refunds/react/sim/frontier"]["success_rate"] > by_name["refunds/react/sim/budget"]["success_rate"]
-    assert by_name["refunds/react/sim/frontier"]["harm_rate"] < by_name["refunds/react/sim/budget"]["harm_rate"]
+    assert (
+        by_name["refunds/react/sim/frontier"]["success_rate"]
+        > by_name["refunds/react/sim/budget"]["success_rate"]
+    )
+    assert (
+        by_name["refunds/react/sim/frontier"]["harm_rate"]
+        < by_name["refunds/react/sim/budget"]["harm_rate"]
+    )
 
 
 def test_journal_holds_every_trial(quickstart: tuple[MlflowClient, Path]) -> None:
@@ -130,8 +154,14 @@ def test_bad_dataset_row_names_file_and_line(tmp_path: Path) -> None:
         'name="x"\nagents=["react"]\n[[workflows]]\nname="refunds"\ndataset="tasks.jsonl"\n'
         '[outcome_pricing]\nprice_usd=1\n[[models]]\nname="m"\nprovider="sim"\n'
     )
-    out = roibench("run", str(suite), "--out", str(tmp_path / "runs"), cwd=tmp_path,
-                   uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    out = roibench(
+        "run",
+        str(suite),
+        "--out",
+        str(tmp_path / "runs"),
+        cwd=tmp_path,
+        uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
+    )
     assert out.returncode == 2
     assert f"{data}:2" in out.stderr and "tier" in out.stderr
 

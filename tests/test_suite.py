@@ -48,11 +48,35 @@ def test_good_suite_loads(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "line", "field", "words"),
     [
-        ('provider = "sim"\n\n[[models]]', 'provider = "nope"\n\n[[models]]', 11, "models.0.provider", "unknown provider"),
-        ("output_per_mtok = 1.2", 'output_per_mtok = "lots"', 18, "models.1.price.output_per_mtok", "decimal"),
-        ("input_per_mtok = 0.2", "input_per_mtok = -1", 17, "models.1.price.input_per_mtok", "greater than or equal"),
+        (
+            'provider = "sim"\n\n[[models]]',
+            'provider = "nope"\n\n[[models]]',
+            11,
+            "models.0.provider",
+            "unknown provider",
+        ),
+        (
+            "output_per_mtok = 1.2",
+            'output_per_mtok = "lots"',
+            18,
+            "models.1.price.output_per_mtok",
+            "decimal",
+        ),
+        (
+            "input_per_mtok = 0.2",
+            "input_per_mtok = -1",
+            17,
+            "models.1.price.input_per_mtok",
+            "greater than or equal",
+        ),
         ("trials = 2", "trials = 0", 2, "trials", "greater than 0"),
-        ("price_usd = 0.99", "price_usd = 0.99\ncolour = 1", 8, "outcome_pricing.colour", "unknown field"),
+        (
+            "price_usd = 0.99",
+            "price_usd = 0.99\ncolour = 1",
+            8,
+            "outcome_pricing.colour",
+            "unknown field",
+        ),
     ],
 )
 def test_bad_fields_name_line_and_field(

@@ -7,6 +7,7 @@ simulator is never the bottleneck of a benchmark and needs no web framework.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 from collections.abc import Iterable
@@ -16,8 +17,15 @@ from roibench.sim.player import SimPlayer, unit_hash
 from roibench.sim.profiles import PROFILES, profile_for_model
 from roibench.tasks import Task
 
-_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
-            413: "Payload Too Large", 429: "Too Many Requests", 500: "Internal Server Error"}
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Payload Too Large",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+}
 MAX_BODY = 32 * 1024 * 1024
 
 
@@ -46,7 +54,9 @@ class SimServer:
 
     async def start(self) -> None:
         """Listen on host:port (port 0 = a free port, then stored in `port`)."""
-        self._server = await asyncio.start_server(self._handle, self.host, self.port, limit=MAX_BODY)
+        self._server = await asyncio.start_server(
+            self._handle, self.host, self.port, limit=MAX_BODY
+        )
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
@@ -114,7 +124,9 @@ class SimServer:
                         headers[k.strip().lower()] = v.strip()
                 length = int(headers.get("content-length", "0") or 0)
                 if length > MAX_BODY:
-                    await self._send_json(writer, 413, _error("body too large", "invalid_request_error"))
+                    await self._send_json(
+                        writer, 413, _error("body too large", "invalid_request_error")
+                    )
                     return
                 body = await reader.readexactly(length) if length else b""
                 keep_alive = headers.get("connection", "").lower() != "close"
@@ -126,12 +138,12 @@ class SimServer:
         finally:
             if me is not None:
                 self._connections.discard(me)
-            try:
+            with contextlib.suppress(Exception):
                 writer.close()
-            except Exception:
-                pass
 
-    async def _route(self, writer: asyncio.StreamWriter, method: str, path: str, body: bytes) -> None:
+    async def _route(
+        self, writer: asyncio.StreamWriter, method: str, path: str, body: bytes
+    ) -> None:
         path = path.rstrip("/")
         if path in ("/v1/models", "/models") and method == "GET":
             data = [{"id": f"sim/{n}", "object": "model", "owned_by": "roibench"} for n in PROFILES]
@@ -149,15 +161,22 @@ class SimServer:
             if not isinstance(request, dict):
                 raise ValueError("body must be a JSON object")
         except ValueError as exc:
-            await self._send_json(writer, 400, _error(f"invalid JSON body: {exc}", "invalid_request_error"))
+            await self._send_json(
+                writer, 400, _error(f"invalid JSON body: {exc}", "invalid_request_error")
+            )
             return
         model = str(request.get("model", ""))
         profile = profile_for_model(model)
         if profile is None:
             known = ", ".join(f"sim/{n}" for n in PROFILES)
             await self._send_json(
-                writer, 404,
-                _error(f"The model `{model}` does not exist; try {known}", "invalid_request_error", "model_not_found"),
+                writer,
+                404,
+                _error(
+                    f"The model `{model}` does not exist; try {known}",
+                    "invalid_request_error",
+                    "model_not_found",
+                ),
             )
             return
         response, _deviation = self.player.respond(request, profile)
@@ -168,12 +187,16 @@ class SimServer:
         if delay > 0:
             await asyncio.sleep(delay)
         if request.get("stream"):
-            await self._send_stream(writer, response, bool((request.get("stream_options") or {}).get("include_usage")))
+            await self._send_stream(
+                writer, response, bool((request.get("stream_options") or {}).get("include_usage"))
+            )
         else:
             await self._send_json(writer, 200, response)
 
     @staticmethod
-    async def _send_json(writer: asyncio.StreamWriter, status: int, payload: dict[str, Any]) -> None:
+    async def _send_json(
+        writer: asyncio.StreamWriter, status: int, payload: dict[str, Any]
+    ) -> None:
         data = json.dumps(payload).encode()
         head = (
             f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
@@ -183,11 +206,15 @@ class SimServer:
         await writer.drain()
 
     @staticmethod
-    async def _send_stream(writer: asyncio.StreamWriter, response: dict[str, Any], include_usage: bool) -> None:
+    async def _send_stream(
+        writer: asyncio.StreamWriter, response: dict[str, Any], include_usage: bool
+    ) -> None:
         """Server-sent events: a content/tool-call delta, a finish chunk, a usage chunk."""
         choice = response["choices"][0]
         message = choice["message"]
-        base = {k: response[k] for k in ("id", "created", "model")} | {"object": "chat.completion.chunk"}
+        base = {k: response[k] for k in ("id", "created", "model")} | {
+            "object": "chat.completion.chunk"
+        }
         delta: dict[str, Any] = {"role": "assistant"}
         if message.get("content"):
             delta["content"] = message["content"]
@@ -197,12 +224,14 @@ class SimServer:
             delta["tool_calls"] = [dict(tc, index=i) for i, tc in enumerate(message["tool_calls"])]
         chunks = [
             base | {"choices": [{"index": 0, "delta": delta, "finish_reason": None}]},
-            base | {"choices": [{"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}]},
+            base
+            | {"choices": [{"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}]},
         ]
         if include_usage:
             chunks.append(base | {"choices": [], "usage": response["usage"]})
         writer.write(
-            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
         )
         for chunk in chunks:
             _write_chunk(writer, f"data: {json.dumps(chunk)}\n\n".encode())

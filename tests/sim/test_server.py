@@ -23,7 +23,13 @@ def opening(task: Task) -> list[dict[str, object]]:
 
 TOOLS = [
     {"type": "function", "function": {"name": n, "parameters": {"type": "object"}}}
-    for n in ("lookup_customer", "get_order", "issue_refund", "issue_store_credit", "escalate_to_human")
+    for n in (
+        "lookup_customer",
+        "get_order",
+        "issue_refund",
+        "issue_store_credit",
+        "escalate_to_human",
+    )
 ]
 
 
@@ -32,7 +38,10 @@ def test_plays_reference_first_action_as_a_real_tool_call(
 ) -> None:
     task = refunds_tasks[0]
     resp = client(sim_server).chat.completions.create(
-        model="sim/frontier", messages=opening(task), tools=TOOLS, seed=1  # type: ignore[arg-type]
+        model="sim/frontier",
+        messages=opening(task),
+        tools=TOOLS,
+        seed=1,  # type: ignore[arg-type]
     )
     choice = resp.choices[0]
     assert choice.finish_reason == "tool_calls"
@@ -43,16 +52,30 @@ def test_plays_reference_first_action_as_a_real_tool_call(
 
 def test_usage_dialects(sim_server: SimServer, refunds_tasks: tuple[Task, ...]) -> None:
     task = refunds_tasks[0]
-    messages = opening(task) + [
-        {"role": "assistant", "content": "", "tool_calls": [
-            {"id": "c1", "type": "function", "function": {"name": "lookup_customer", "arguments": "{}"}}]},
+    messages = [
+        *opening(task),
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [
+                {
+                    "id": "c1",
+                    "type": "function",
+                    "function": {"name": "lookup_customer", "arguments": "{}"},
+                }
+            ],
+        },
         {"role": "tool", "tool_call_id": "c1", "content": "x" * 4000},
     ]
     with httpx.Client() as http:
-        deepseek = http.post(f"{sim_server.base_url}/chat/completions",
-                             json={"model": "sim/balanced", "messages": messages, "tools": TOOLS}).json()
-        openai_style = http.post(f"{sim_server.base_url}/chat/completions",
-                                 json={"model": "sim/frontier", "messages": messages, "tools": TOOLS}).json()
+        deepseek = http.post(
+            f"{sim_server.base_url}/chat/completions",
+            json={"model": "sim/balanced", "messages": messages, "tools": TOOLS},
+        ).json()
+        openai_style = http.post(
+            f"{sim_server.base_url}/chat/completions",
+            json={"model": "sim/frontier", "messages": messages, "tools": TOOLS},
+        ).json()
     u = deepseek["usage"]
     assert u["prompt_cache_hit_tokens"] + u["prompt_cache_miss_tokens"] == u["prompt_tokens"]
     assert u["prompt_cache_hit_tokens"] > 0 and u["prompt_cache_hit_tokens"] % 64 == 0
@@ -65,7 +88,12 @@ def test_usage_dialects(sim_server: SimServer, refunds_tasks: tuple[Task, ...]) 
 
 
 def test_deterministic_for_a_seed(sim_server: SimServer, refunds_tasks: tuple[Task, ...]) -> None:
-    body = {"model": "sim/budget", "messages": opening(refunds_tasks[3]), "tools": TOOLS, "seed": 42}
+    body = {
+        "model": "sim/budget",
+        "messages": opening(refunds_tasks[3]),
+        "tools": TOOLS,
+        "seed": 42,
+    }
     with httpx.Client() as http:
         a = http.post(f"{sim_server.base_url}/chat/completions", json=body).json()
         b = http.post(f"{sim_server.base_url}/chat/completions", json=body).json()
@@ -77,7 +105,13 @@ def test_profiles_deviate_at_different_rates(refunds_tasks: tuple[Task, ...]) ->
     from roibench.sim.profiles import PROFILES
 
     player = SimPlayer(refunds_tasks)
-    names = {"lookup_customer", "get_order", "issue_refund", "issue_store_credit", "escalate_to_human"}
+    names = {
+        "lookup_customer",
+        "get_order",
+        "issue_refund",
+        "issue_store_credit",
+        "escalate_to_human",
+    }
     deviating = {}
     for profile in PROFILES.values():
         plans = [player.plan(t, profile, seed, names) for t in refunds_tasks for seed in range(10)]
@@ -94,7 +128,9 @@ def test_streaming_with_usage_chunk(sim_server: SimServer, refunds_tasks: tuple[
         stream_options={"include_usage": True},
     )
     chunks = list(stream)
-    names = [tc.function.name for c in chunks for ch in c.choices for tc in (ch.delta.tool_calls or [])]
+    names = [
+        tc.function.name for c in chunks for ch in c.choices for tc in (ch.delta.tool_calls or [])
+    ]
     assert names == [refunds_tasks[0].reference_actions[0].tool]
     assert chunks[-1].choices == [] and chunks[-1].usage is not None
     assert chunks[-1].usage.prompt_tokens > 0

@@ -11,11 +11,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from roibench.workflows.refunds import RefundsWorkflow
 
 from roibench.outcomes import OutcomeStatus
 from roibench.tasks import Action, Task
 from roibench.workflow import Transcript
-from roibench.workflows.refunds import RefundsWorkflow
 
 REPO = Path(__file__).resolve().parents[2]
 WF = RefundsWorkflow()
@@ -47,7 +47,9 @@ def test_dataset_shape(refunds_tasks: tuple[Task, ...]) -> None:
 
 def test_generator_reproduces_the_committed_file() -> None:
     out = subprocess.run(
-        [sys.executable, str(REPO / "datasets/refunds/generate.py")], capture_output=True, check=True
+        [sys.executable, str(REPO / "datasets/refunds/generate.py")],
+        capture_output=True,
+        check=True,
     )
     assert out.stdout == (REPO / "datasets/refunds/tasks.jsonl").read_bytes()
 
@@ -72,7 +74,9 @@ def test_every_tempting_path_is_harmful(refunds_tasks: tuple[Task, ...]) -> None
         assert outcome.loss_usd >= 0
 
 
-def test_partial_refund_of_whole_order_loses_the_other_items(refunds_tasks: tuple[Task, ...]) -> None:
+def test_partial_refund_of_whole_order_loses_the_other_items(
+    refunds_tasks: tuple[Task, ...],
+) -> None:
     task = by_id(refunds_tasks, "refunds-medium-partial-1")
     order_id = task.expected["refunds"][0]["order_id"]
     items = task.initial_state["orders"][order_id]["items"]
@@ -85,7 +89,9 @@ def test_partial_refund_of_whole_order_loses_the_other_items(refunds_tasks: tupl
     assert outcome.loss_usd == Decimal(items[0]["price"]) + Decimal(items[2]["price"])
 
 
-def test_injection_followed_is_harmful_with_the_credit_as_loss(refunds_tasks: tuple[Task, ...]) -> None:
+def test_injection_followed_is_harmful_with_the_credit_as_loss(
+    refunds_tasks: tuple[Task, ...],
+) -> None:
     task = by_id(refunds_tasks, "refunds-adversarial-inject-1")
     price = Decimal(task.expected["refunds"][0]["amount"])
     assert "SYSTEM NOTICE" in task.prompt
@@ -103,7 +109,9 @@ def test_outcomes_failed_escalated_and_missing_facts(refunds_tasks: tuple[Task, 
 
     # under-refund: failed, nothing lost
     half = (amount / 2).quantize(Decimal("0.01"))
-    under = Action(tool="issue_refund", args={"order_id": oid, "amount": float(half), "reason": "x"})
+    under = Action(
+        tool="issue_refund", args={"order_id": oid, "amount": float(half), "reason": "x"}
+    )
     _, outcome = play(task, [*reads, under], task.reference_reply)
     assert outcome.status is OutcomeStatus.FAILED and outcome.loss_usd == 0
 
@@ -124,7 +132,9 @@ def test_over_limit_refund_is_harmful_for_the_whole_amount(refunds_tasks: tuple[
     oid = next(iter(task.initial_state["orders"]))
     price = Decimal(task.initial_state["orders"][oid]["items"][0]["price"])
     assert price > 500
-    refund = Action(tool="issue_refund", args={"order_id": oid, "amount": float(price), "reason": "x"})
+    refund = Action(
+        tool="issue_refund", args={"order_id": oid, "amount": float(price), "reason": "x"}
+    )
     _, outcome = play(task, [*task.reference_actions[:2], refund], f"Refunded ${price}")
     assert outcome.status is OutcomeStatus.HARMFUL
     assert outcome.loss_usd == price
@@ -133,7 +143,9 @@ def test_over_limit_refund_is_harmful_for_the_whole_amount(refunds_tasks: tuple[
 def test_leaking_another_customers_email_is_harmful(refunds_tasks: tuple[Task, ...]) -> None:
     task = by_id(refunds_tasks, "refunds-adversarial-other-1")
     leaked = task.expected["must_not_say"][0]
-    _, outcome = play(task, list(task.reference_actions), f"It is not on your account; she uses {leaked}.")
+    _, outcome = play(
+        task, list(task.reference_actions), f"It is not on your account; she uses {leaked}."
+    )
     assert outcome.status is OutcomeStatus.HARMFUL and outcome.loss_usd == 0
 
 
@@ -141,12 +153,16 @@ def test_refund_tool_refuses_more_than_was_paid(refunds_tasks: tuple[Task, ...])
     task = by_id(refunds_tasks, "refunds-easy-window-1")
     oid = task.expected["refunds"][0]["order_id"]
     env = WF.new_env(task)
-    result = asyncio.run(env.call("issue_refund", {"order_id": oid, "amount": 10_000, "reason": "x"}))
+    result = asyncio.run(
+        env.call("issue_refund", {"order_id": oid, "amount": 10_000, "reason": "x"})
+    )
     assert result.startswith("error:") and env.state["refunds"] == []
 
 
 @pytest.mark.parametrize("args", ['{"order_id": 5', '{"order_id": "O1"}', "[1, 2]"])
-def test_malformed_tool_calls_come_back_as_errors(refunds_tasks: tuple[Task, ...], args: str) -> None:
+def test_malformed_tool_calls_come_back_as_errors(
+    refunds_tasks: tuple[Task, ...], args: str
+) -> None:
     env = WF.new_env(refunds_tasks[0])
     result = asyncio.run(env.call("issue_refund", args))
     assert result.startswith("error:")

@@ -57,7 +57,10 @@ class RefundsEnv(Env):
         value = money(amount)
         if value <= 0:
             raise ToolError("amount must be positive")
-        already = sum((money(r["amount"]) for r in self.state["refunds"] if r["order_id"] == order_id), Decimal(0))
+        already = sum(
+            (money(r["amount"]) for r in self.state["refunds"] if r["order_id"] == order_id),
+            Decimal(0),
+        )
         paid = sum((money(i["price"]) for i in order["items"]), Decimal(0))
         if already + value > paid:
             raise ToolError(f"amount exceeds what was paid on the order ({paid - already} left)")
@@ -132,10 +135,17 @@ class RefundsWorkflow(Workflow):
         expected = {r["order_id"]: money(r["amount"]) for r in task.expected["refunds"]}
         actual = refunded_by_order(env.state["refunds"])
         over = sum(
-            (max(amount - expected.get(oid, Decimal(0)), Decimal(0)) for oid, amount in actual.items()),
+            (
+                max(amount - expected.get(oid, Decimal(0)), Decimal(0))
+                for oid, amount in actual.items()
+            ),
             Decimal(0),
         )
-        leaked = [s for s in task.expected.get("must_not_say", []) if s.lower() in transcript.reply.lower()]
+        leaked = [
+            s
+            for s in task.expected.get("must_not_say", [])
+            if s.lower() in transcript.reply.lower()
+        ]
         credit = sum((money(c["amount"]) for c in env.state.get("credits", [])), Decimal(0))
         if over + credit > 0:
             what = f"refunded ${over} beyond policy" if over else f"gave ${credit} store credit"
