@@ -13,19 +13,29 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-from roibench.sim.player import SimPlayer, unit_hash
+from roibench.sim.faults import ATTEMPT_HEADER, FAULTS_HEADER, FaultSpec
+from roibench.sim.player import SimPlayer, fingerprint, unit_hash
 from roibench.sim.profiles import PROFILES, profile_for_model
 from roibench.tasks import Task
 
 _REASONS = {
     200: "OK",
     400: "Bad Request",
+    401: "Unauthorized",
     404: "Not Found",
     405: "Method Not Allowed",
     413: "Payload Too Large",
     429: "Too Many Requests",
     500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
 }
+_STATUS_FAULTS = (
+    ("rate_limit", 429, "rate_limit_exceeded"),
+    ("server_error", 500, "server_error"),
+    ("bad_gateway", 502, "bad_gateway"),
+    ("unavailable", 503, "service_unavailable"),
+)
 MAX_BODY = 32 * 1024 * 1024
 
 
@@ -37,11 +47,22 @@ class SimServer:
     """The simulator as an HTTP server. `await start()` in a running loop, or
     `start_in_thread()` from synchronous code; `base_url` is then the /v1 URL."""
 
-    def __init__(self, tasks: Iterable[Task] = (), host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        tasks: Iterable[Task] = (),
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        faults: FaultSpec | None = None,
+        api_key: str | None = None,
+    ) -> None:
         self.player = SimPlayer(tasks)
         self.host = host
         self.port = port
+        self.faults = faults or FaultSpec()
+        self.api_key = api_key
         self.requests = 0
+        self.faults_injected = 0
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
         self._thread: threading.Thread | None = None
@@ -130,8 +151,8 @@ class SimServer:
                     return
                 body = await reader.readexactly(length) if length else b""
                 keep_alive = headers.get("connection", "").lower() != "close"
-                await self._route(writer, method, target.split("?")[0], body)
-                if not keep_alive:
+                alive = await self._route(writer, method, target.split("?")[0], body, headers)
+                if not (keep_alive and alive):
                     return
         except (ConnectionError, asyncio.CancelledError):
             return
@@ -142,19 +163,39 @@ class SimServer:
                 writer.close()
 
     async def _route(
-        self, writer: asyncio.StreamWriter, method: str, path: str, body: bytes
-    ) -> None:
+        self,
+        writer: asyncio.StreamWriter,
+        method: str,
+        path: str,
+        body: bytes,
+        headers: dict[str, str],
+    ) -> bool:
+        """Answer one request; False when the connection must be dropped."""
         path = path.rstrip("/")
+        if self.api_key is not None and headers.get("authorization") != f"Bearer {self.api_key}":
+            given = headers.get("authorization", "").removeprefix("Bearer ")
+            # like real providers (DeepSeek's 401 names the key), echo what was sent: the
+            # client side must redact it
+            await self._send_json(
+                writer,
+                401,
+                _error(
+                    f"Authentication Fails, Your api key: {given} is invalid",
+                    "authentication_error",
+                    "invalid_api_key",
+                ),
+            )
+            return True
         if path in ("/v1/models", "/models") and method == "GET":
             data = [{"id": f"sim/{n}", "object": "model", "owned_by": "roibench"} for n in PROFILES]
             await self._send_json(writer, 200, {"object": "list", "data": data})
-            return
+            return True
         if path not in ("/v1/chat/completions", "/chat/completions"):
             await self._send_json(writer, 404, _error(f"no route {path}", "invalid_request_error"))
-            return
+            return True
         if method != "POST":
             await self._send_json(writer, 405, _error("use POST", "invalid_request_error"))
-            return
+            return True
         self.requests += 1
         try:
             request = json.loads(body)
@@ -164,7 +205,7 @@ class SimServer:
             await self._send_json(
                 writer, 400, _error(f"invalid JSON body: {exc}", "invalid_request_error")
             )
-            return
+            return True
         model = str(request.get("model", ""))
         profile = profile_for_model(model)
         if profile is None:
@@ -178,29 +219,60 @@ class SimServer:
                     "model_not_found",
                 ),
             )
-            return
+            return True
+        faults = self.faults
+        if FAULTS_HEADER in headers:
+            try:
+                faults = FaultSpec.parse(headers[FAULTS_HEADER])
+            except ValueError as exc:
+                await self._send_json(writer, 400, _error(str(exc), "invalid_request_error"))
+                return True
+        messages = _without_malformed_turns(request.get("messages") or [])
+        request = {**request, "messages": messages}
+        draw = _FaultDraw(faults, request, headers.get(ATTEMPT_HEADER, "0"))
+        if draw.hit("connection_reset"):
+            self.faults_injected += 1
+            writer.transport.abort()
+            return False
+        for kind, status, type_ in _STATUS_FAULTS:
+            if draw.hit(kind):
+                self.faults_injected += 1
+                extra = {"Retry-After": f"{faults.retry_after_s:g}"} if status == 429 else {}
+                await self._send_json(
+                    writer, status, _error(f"simulated {status}", type_, type_), extra
+                )
+                return True
         response, _deviation = self.player.respond(request, profile)
         output_tokens = response["usage"]["completion_tokens"]
         delay = profile.latency_s * (0.75 + 0.5 * unit_hash(response["id"]))
         if profile.output_tokens_per_s > 0:
             delay += output_tokens / profile.output_tokens_per_s
+        if draw.hit("slow"):
+            self.faults_injected += 1
+            delay += faults.slow_s
         if delay > 0:
             await asyncio.sleep(delay)
+        self.faults_injected += _corrupt(response, draw)
         if request.get("stream"):
             await self._send_stream(
                 writer, response, bool((request.get("stream_options") or {}).get("include_usage"))
             )
         else:
             await self._send_json(writer, 200, response)
+        return True
 
     @staticmethod
     async def _send_json(
-        writer: asyncio.StreamWriter, status: int, payload: dict[str, Any]
+        writer: asyncio.StreamWriter,
+        status: int,
+        payload: dict[str, Any],
+        extra_headers: dict[str, str] | None = None,
     ) -> None:
         data = json.dumps(payload).encode()
+        extra = "".join(f"{k}: {v}\r\n" for k, v in (extra_headers or {}).items())
         head = (
             f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n{extra}\r\n"
         ).encode()
         writer.write(head + data)
         await writer.drain()
@@ -242,3 +314,67 @@ class SimServer:
 
 def _write_chunk(writer: asyncio.StreamWriter, data: bytes) -> None:
     writer.write(f"{len(data):X}\r\n".encode() + data + b"\r\n")
+
+
+class _FaultDraw:
+    """Seeded fault decisions for one request attempt."""
+
+    def __init__(self, faults: FaultSpec, request: dict[str, Any], attempt: str) -> None:
+        self.faults = faults
+        messages = request.get("messages") or []
+        last = json.dumps(messages[-1], sort_keys=True) if messages else ""
+        self.key = (request.get("seed") or 0, len(messages), fingerprint(last), attempt)
+
+    def hit(self, kind: str) -> bool:
+        rate = float(getattr(self.faults, kind))
+        return rate > 0 and unit_hash(*self.key, kind) < rate
+
+
+def _parses(arguments: object) -> bool:
+    try:
+        return isinstance(json.loads(str(arguments)), dict)
+    except ValueError:
+        return False
+
+
+def _without_malformed_turns(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drop assistant turns whose tool-call JSON did not parse, and their tool results, so a
+    simulated model that garbled a call retries the same step instead of skipping it."""
+    bad_ids: set[str] = set()
+    kept: list[dict[str, Any]] = []
+    for m in messages:
+        calls = m.get("tool_calls") if m.get("role") == "assistant" else None
+        if calls and not all(_parses(c.get("function", {}).get("arguments")) for c in calls):
+            bad_ids.update(str(c.get("id")) for c in calls)
+            continue
+        if m.get("role") == "tool" and str(m.get("tool_call_id")) in bad_ids:
+            continue
+        kept.append(m)
+    return kept
+
+
+def _corrupt(response: dict[str, Any], draw: _FaultDraw) -> int:
+    """Apply content and usage faults to a response in place; returns how many were applied."""
+    applied = 0
+    choice = response["choices"][0]
+    message = choice["message"]
+    calls = message.get("tool_calls") or []
+    if calls and draw.hit("malformed_tool_args"):
+        args = calls[0]["function"]["arguments"]
+        calls[0]["function"]["arguments"] = args[: max(1, len(args) // 2)]
+        applied += 1
+    if draw.hit("truncated"):
+        choice["finish_reason"] = "length"
+        if calls:
+            args = calls[0]["function"]["arguments"]
+            calls[0]["function"]["arguments"] = args[: max(1, len(args) // 3)]
+        elif message.get("content"):
+            message["content"] = message["content"][: max(1, len(message["content"]) // 3)]
+        applied += 1
+    if draw.hit("usage_missing"):
+        del response["usage"]
+        applied += 1
+    elif draw.hit("usage_wrong_type"):
+        response["usage"] = {"prompt_tokens": "n/a", "completion_tokens": None, "total_tokens": []}
+        applied += 1
+    return applied
