@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import sys
@@ -11,44 +12,94 @@ from pathlib import Path
 from typing import Any
 
 from roibench.errors import InputError
-from roibench.workflow import Workflow
+from roibench.workflow import Env, Workflow
 
 BUILTIN_WORKFLOWS = {
     "refunds": "roibench.workflows.refunds:RefundsWorkflow",
 }
 BUILTIN_AGENTS = {
     "react": "roibench.agents.react:ReactAgent",
+    "plan_execute": "roibench.agents.plan_execute:PlanExecuteAgent",
+    "self_check": "roibench.agents.self_check:SelfCheckAgent",
 }
+
+
+def _kind(obj: Any) -> str:
+    """How an object reads in an error message: 'a function foo', 'the class Bar', 'an int'."""
+    if isinstance(obj, type):
+        return f"the class {obj.__name__}"
+    name = getattr(obj, "__name__", None)
+    kind = type(obj).__name__
+    article = "an" if kind[:1].lower() in "aeiou" else "a"
+    return f"{article} {kind} {name}" if isinstance(name, str) else f"{article} {kind}"
+
+
+def _public_names(module: Any) -> str:
+    names = [n for n in vars(module) if not n.startswith("_")]
+    shown = ", ".join(sorted(names)[:12]) + (", ..." if len(names) > 12 else "")
+    return shown or "no public names"
 
 
 def _load_file(path: Path, attr: str, ref: str) -> Any:
     if not path.is_file():
-        raise InputError(f"plug-in file not found: {path}", field=ref)
-    module_name = f"roibench_plugin_{abs(hash(str(path.resolve())))}"
+        raise InputError(f"{ref!r}: plug-in file not found: {path}", field=ref)
+    module_name = "roibench_plugin_" + hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:16]
     module = sys.modules.get(module_name)
     if module is None:
         spec = importlib.util.spec_from_file_location(module_name, path)
         if spec is None or spec.loader is None:
-            raise InputError(f"cannot import {path}", field=ref)
+            raise InputError(f"{ref!r}: cannot import {path} (not a Python file?)", field=ref)
         module = importlib.util.module_from_spec(spec)
         sys.modules[module_name] = module
         try:
             spec.loader.exec_module(module)
         except Exception as exc:
             del sys.modules[module_name]
-            raise InputError(f"importing {path} failed: {type(exc).__name__}: {exc}", field=ref) from None
+            raise InputError(
+                f"{ref!r}: importing {path} failed: {type(exc).__name__}: {exc}", field=ref
+            ) from None
     if not hasattr(module, attr):
-        raise InputError(f"{path} has no attribute {attr!r}", field=ref)
+        raise InputError(
+            f"{ref!r}: {path} has no attribute {attr!r} (found: {_public_names(module)})",
+            field=ref,
+        )
     return getattr(module, attr)
 
 
-def _load_module_attr(module_name: str, attr: str, ref: str) -> Any:
+def _import(module_name: str, base_dirs: list[Path]) -> Any:
+    """Import a module; if its top-level package is not importable, look in the project
+    folders too (appended to sys.path, so they never shadow installed packages)."""
     try:
-        module = importlib.import_module(module_name)
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name.split(".")[0]:
+            raise
+    added = [str(d) for d in base_dirs if str(d) not in sys.path]
+    if not added:
+        return importlib.import_module(module_name)
+    sys.path.extend(added)
+    importlib.invalidate_caches()
+    return importlib.import_module(module_name)
+
+
+def _load_module_attr(module_name: str, attr: str, ref: str, base_dirs: list[Path]) -> Any:
+    try:
+        module = _import(module_name, base_dirs)
     except ImportError as exc:
-        raise InputError(f"cannot import module {module_name!r}: {exc}", field=ref) from None
+        raise InputError(
+            f"{ref!r}: cannot import module {module_name!r}: {exc}", field=ref
+        ) from None
+    except Exception as exc:
+        raise InputError(
+            f"{ref!r}: importing module {module_name!r} failed: {type(exc).__name__}: {exc}",
+            field=ref,
+        ) from None
     if not hasattr(module, attr):
-        raise InputError(f"module {module_name!r} has no attribute {attr!r}", field=ref)
+        raise InputError(
+            f"{ref!r}: module {module_name!r} has no attribute {attr!r} "
+            f"(found: {_public_names(module)})",
+            field=ref,
+        )
     return getattr(module, attr)
 
 
@@ -56,22 +107,32 @@ def load_reference(ref: str, group: str, builtins: dict[str, str], base_dirs: li
     """The object `ref` names (see module docstring). `base_dirs` are searched for files."""
     if ref in builtins:
         module_name, attr = builtins[ref].split(":")
-        return _load_module_attr(module_name, attr, ref)
+        return _load_module_attr(module_name, attr, ref, base_dirs)
     if ":" in ref:
         target, attr = ref.rsplit(":", 1)
+        if not target or not attr:
+            raise InputError(
+                f"{ref!r}: expected 'package.module:attr' or 'path/file.py:attr'", field=ref
+            )
         if target.endswith(".py") or "/" in target or "\\" in target:
-            candidates = [Path(target)] if Path(target).is_absolute() else [d / target for d in base_dirs]
-            for path in candidates:
-                if path.is_file():
-                    return _load_file(path, attr, ref)
-            raise InputError(f"plug-in file not found: {target} (looked in {', '.join(map(str, base_dirs))})", field=ref)
-        return _load_module_attr(target, attr, ref)
+            path = Path(target).expanduser()
+            candidates = [path] if path.is_absolute() else [d / path for d in base_dirs]
+            for candidate in candidates:
+                if candidate.is_file():
+                    return _load_file(candidate, attr, ref)
+            looked = ", ".join(str(c) for c in candidates)
+            raise InputError(f"{ref!r}: plug-in file not found (looked for {looked})", field=ref)
+        return _load_module_attr(target, attr, ref, base_dirs)
     for ep in entry_points(group=group):
         if ep.name == ref:
             try:
                 return ep.load()
             except Exception as exc:
-                raise InputError(f"entry point {group}:{ref} failed to load: {exc}", field=ref) from None
+                raise InputError(
+                    f"{ref!r}: entry point {ep.value!r} in group {group} failed to load: "
+                    f"{type(exc).__name__}: {exc}",
+                    field=ref,
+                ) from None
     folder = group.split(".")[-1]
     for base in base_dirs:
         for path in (base / folder / f"{ref}.py", base / folder / ref / "__init__.py"):
@@ -86,21 +147,43 @@ def load_reference(ref: str, group: str, builtins: dict[str, str], base_dirs: li
     )
 
 
+def _instantiate(obj: type, ref: str) -> Any:
+    try:
+        return obj()
+    except Exception as exc:
+        raise InputError(
+            f"{ref!r}: creating {obj.__name__}() failed: {type(exc).__name__}: {exc}", field=ref
+        ) from None
+
+
 def resolve_workflow(ref: str, base_dirs: list[Path]) -> Workflow:
     """A workflow instance from a reference."""
     obj = load_reference(ref, "roibench.workflows", BUILTIN_WORKFLOWS, base_dirs)
     if isinstance(obj, type) and issubclass(obj, Workflow):
-        obj = obj()
+        obj = _instantiate(obj, ref)
     if not isinstance(obj, Workflow):
-        raise InputError(f"{ref!r} is a {type(obj).__name__}, not a roibench Workflow", field=ref)
+        raise InputError(f"{ref!r} is {_kind(obj)}, not a roibench Workflow", field=ref)
+    missing = [a for a in ("name", "policy", "env", "value_model") if not hasattr(obj, a)]
+    if missing:
+        raise InputError(
+            f"{ref!r}: workflow {type(obj).__name__} does not set {', '.join(missing)}", field=ref
+        )
+    if not (isinstance(obj.env, type) and issubclass(obj.env, Env)):
+        raise InputError(
+            f"{ref!r}: {type(obj).__name__}.env is {_kind(obj.env)}, not an Env subclass",
+            field=ref,
+        )
     return obj
 
 
 def resolve_agent(ref: str, base_dirs: list[Path]) -> Any:
     """An agent instance (an object with `name` and `build()`) from a reference."""
     obj = load_reference(ref, "roibench.agents", BUILTIN_AGENTS, base_dirs)
-    if isinstance(obj, type):
-        obj = obj()
+    if isinstance(obj, type) and callable(getattr(obj, "build", None)):
+        obj = _instantiate(obj, ref)
     if not callable(getattr(obj, "build", None)) or not isinstance(getattr(obj, "name", None), str):
-        raise InputError(f"{ref!r} is a {type(obj).__name__}, not an agent (needs name and build())", field=ref)
+        raise InputError(
+            f"{ref!r} is {_kind(obj)}, not an agent (needs a `name` string and `build()`)",
+            field=ref,
+        )
     return obj

@@ -1,11 +1,27 @@
 """The simulator's "model": recognise the task from the conversation, decide (seeded) how this
-trial deviates from the reference solution, and produce the next assistant turn with usage."""
+trial deviates from the reference solution, and produce the next assistant turn with usage.
+
+Beside tool-calling turns (ReAct), it follows the conventions of `roibench.agent` that the
+built-in plan-and-execute and self-check agents use, as a real model would:
+
+- a request without `tools` whose last message starts with `PLAN_REQUEST_HEADER` gets a numbered
+  plan: the trial plan's remaining tool calls (counted from the tool-call turns already in the
+  conversation), then the reply. The tools are read from the request's '- name: ...' lines, so
+  the trial plan is the same one the tool-calling turns play;
+- a request without `tools` whose last message starts with `ACTION_REVIEW_HEADER` gets a verdict
+  on the proposed action: APPROVE or REJECT. An action among the task's `tempting_actions` that
+  agrees with no reference action is rejected at the profile's catch rate, any other action at
+  its (small) false-rejection rate; seeded by trial, task and action;
+- after a tool result starting with `REJECTED_PREFIX`, the model heeds the verifier: it plays the
+  reference actions that no earlier call already covered, then the reference reply.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -72,7 +88,9 @@ class SimPlayer:
         mult = profile.tier_multiplier.get(task.tier, 1.0)
         u = unit_hash(seed, task.id, profile.name)
         tempted = (
-            profile.tempted_by_adversary if task.tier == "adversarial" else profile.invents_exception * mult
+            profile.tempted_by_adversary
+            if task.tier == "adversarial"
+            else profile.invents_exception * mult
         )
         escalation_tool = next(
             (n for n in sorted(tool_names) if "escalat" in n or "transfer_to_human" in n), None
@@ -122,20 +140,43 @@ class SimPlayer:
         tool_names = {t.get("function", {}).get("name", "") for t in tools}
         seed = int(request.get("seed") or 0)
         task = self.find_task(messages)
-        turns_done = sum(1 for m in messages if m.get("role") == "assistant" and m.get("tool_calls"))
+        turns_done = sum(
+            1 for m in messages if m.get("role") == "assistant" and m.get("tool_calls")
+        )
         message: dict[str, Any] = {"role": "assistant", "content": None}
         finish = "stop"
         deviation = "unknown_task"
+        kind = request_kind(messages, tools)
         if task is None:
             message["content"] = "I can help with that. Could you tell me more about your request?"
+        elif kind == "plan":
+            names = set(_CATALOGUE_LINE.findall(str(messages[-1].get("content") or "")))
+            plan = self.plan(task, profile, seed, names)
+            deviation = "plan:" + plan.deviation
+            message["content"] = _numbered_plan(plan.actions[turns_done:])
+        elif kind == "review":
+            approved, deviation = self.review(task, profile, seed, str(messages[-1]["content"]))
+            message["content"] = (
+                "APPROVE: the action is consistent with the policy and the facts gathered."
+                if approved
+                else "REJECT: the policy does not allow this action for this request."
+            )
         else:
             plan = self.plan(task, profile, seed, tool_names)
             deviation = plan.deviation
-            if turns_done < len(plan.actions):
-                action = plan.actions[turns_done]
-                call_id = "call_" + hashlib.blake2b(
-                    f"{seed}:{task.id}:{turns_done}".encode(), digest_size=6
-                ).hexdigest()
+            index = turns_done
+            if _was_rejected(messages):
+                plan = self.recover(task, profile, messages, tool_names)
+                deviation = plan.deviation
+                index = 0
+            if index < len(plan.actions):
+                action = plan.actions[index]
+                call_id = (
+                    "call_"
+                    + hashlib.blake2b(
+                        f"{seed}:{task.id}:{turns_done}".encode(), digest_size=6
+                    ).hexdigest()
+                )
                 message["tool_calls"] = [
                     {
                         "id": call_id,
@@ -147,7 +188,8 @@ class SimPlayer:
             else:
                 message["content"] = plan.reply
         body = {
-            "id": "chatcmpl-sim-" + hashlib.blake2b(
+            "id": "chatcmpl-sim-"
+            + hashlib.blake2b(
                 json.dumps([seed, len(messages)]).encode() + str(task.id if task else "").encode(),
                 digest_size=8,
             ).hexdigest(),
@@ -160,6 +202,40 @@ class SimPlayer:
         if profile.reasoning_tokens:
             message["reasoning_content"] = "Checking the policy against the order details."
         return body, deviation
+
+    def review(self, task: Task, profile: SimProfile, seed: int, text: str) -> tuple[bool, str]:
+        """(approved, label) for an action-review request: see the module docstring."""
+        action = _proposed_action(text)
+        if action is None:
+            return False, "review:unreadable"
+        key = json.dumps([action.tool, action.args], sort_keys=True)
+        u = unit_hash(seed, task.id, "review", key, profile.name)
+        if is_tempting(task, action):
+            caught = u < verifier_catch_rate(profile)
+            return (not caught), "review:caught" if caught else "review:missed"
+        if u < verifier_false_reject_rate(profile):
+            return False, "review:false_reject"
+        return True, "review:approved"
+
+    def recover(
+        self,
+        task: Task,
+        profile: SimProfile,
+        messages: list[dict[str, Any]],
+        tool_names: set[str],
+    ) -> Plan:
+        """After a verifier rejection: the reference actions no earlier call covered (each
+        earlier call covers at most one), then the reference reply."""
+        remaining = list(task.reference_actions)
+        for done in _calls_in(messages):
+            for i, ref in enumerate(remaining):
+                if actions_agree(ref, done):
+                    del remaining[i]
+                    break
+        actions = tuple(a for a in remaining if a.tool in tool_names)
+        extra = max(0, round((profile.verbosity - 1.0) * 4))
+        reply = task.reference_reply + "".join(_FILLER[i % len(_FILLER)] for i in range(extra))
+        return Plan(deviation="recovered", actions=actions, reply=reply)
 
     @staticmethod
     def usage(
@@ -197,3 +273,109 @@ def _perturb(action: Action) -> Action:
             args[key] = round(value / 2, 2)
             return Action(tool=action.tool, args=args)
     return action
+
+
+# --- plan-and-execute and self-check conventions (see the module docstring) ------------------
+
+# The same strings as in roibench.agent (a test keeps them equal); not imported from there so
+# that the simulator stays light and independent of the LLM client stack.
+PLAN_REQUEST_HEADER = "## Plan request"
+ACTION_REVIEW_HEADER = "## Action review"
+REJECTED_PREFIX = "REJECTED by the policy verifier:"
+_CATALOGUE_LINE = re.compile(r"^- ([A-Za-z0-9_.\-]+):", re.MULTILINE)
+
+
+def request_kind(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> str:
+    """'plan', 'review' or 'act': what a request asks for, by the `roibench.agent` headers."""
+    if tools or not messages or messages[-1].get("role") != "user":
+        return "act"
+    content = messages[-1].get("content")
+    if not isinstance(content, str):
+        return "act"
+    if content.startswith(PLAN_REQUEST_HEADER):
+        return "plan"
+    if content.startswith(ACTION_REVIEW_HEADER):
+        return "review"
+    return "act"
+
+
+def _numbered_plan(actions: tuple[Action, ...]) -> str:
+    lines = [
+        f"{i}. Call {a.tool} with {json.dumps(a.args, sort_keys=True)}"
+        for i, a in enumerate(actions, start=1)
+    ]
+    lines.append(f"{len(actions) + 1}. Reply to the requester with the outcome.")
+    return "\n".join(lines)
+
+
+def _was_rejected(messages: list[dict[str, Any]]) -> bool:
+    return any(
+        m.get("role") == "tool" and str(m.get("content") or "").startswith(REJECTED_PREFIX)
+        for m in messages
+    )
+
+
+def _calls_in(messages: list[dict[str, Any]]) -> list[Action]:
+    """Every tool call the assistant made in the conversation, as Actions."""
+    calls = []
+    for m in messages:
+        if m.get("role") != "assistant":
+            continue
+        for tc in m.get("tool_calls") or []:
+            fn = tc.get("function") or {}
+            try:
+                args = json.loads(fn.get("arguments") or "{}")
+            except json.JSONDecodeError:
+                args = {}
+            calls.append(
+                Action(tool=fn.get("name", ""), args=args if isinstance(args, dict) else {})
+            )
+    return calls
+
+
+def _proposed_action(text: str) -> Action | None:
+    """The first line of a review request that is a JSON {"tool": ..., "args": ...} object."""
+    for line in text.splitlines():
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(data, dict) and isinstance(data.get("tool"), str):
+            args = data.get("args")
+            return Action(tool=data["tool"], args=args if isinstance(args, dict) else {})
+    return None
+
+
+def _free_text(value: Any) -> bool:
+    return isinstance(value, str) and " " in value.strip()
+
+
+def actions_agree(a: Action, b: Action) -> bool:
+    """Same tool and same arguments, free text (a string with spaces, e.g. a reason) aside."""
+    if a.tool != b.tool or set(a.args) != set(b.args):
+        return False
+    return all(
+        a.args[k] == b.args[k] or (_free_text(a.args[k]) and _free_text(b.args[k])) for k in a.args
+    )
+
+
+def is_tempting(task: Task, action: Action) -> bool:
+    """True if the action is one of the task's tempting actions and agrees with no reference
+    action: what a policy verifier should catch."""
+    return any(actions_agree(action, t) for t in task.tempting_actions or ()) and not any(
+        actions_agree(action, r) for r in task.reference_actions
+    )
+
+
+def verifier_catch_rate(profile: SimProfile) -> float:
+    """How often the profile, as verifier, rejects a tempting action: the less it falls for
+    manipulation as an actor, the more it catches as a verifier."""
+    return 1.0 - profile.tempted_by_adversary / 2
+
+
+def verifier_false_reject_rate(profile: SimProfile) -> float:
+    """How often the profile, as verifier, rejects a legitimate action (over-caution)."""
+    return profile.needless_escalation / 2
