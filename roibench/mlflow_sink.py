@@ -52,10 +52,11 @@ def cell_params(cell: Cell, plan: RunPlan) -> dict[str, str]:
         "dataset": cell.dataset.path.name,
         "dataset_hash": cell.dataset.short_hash,
         "max_steps": str(cell.agent_ref.max_steps),
-        "price_card": card.describe() if card else "UNPRICED",
-        "price_currency": card.currency if card else "none",
-        "price_checked": str(card.checked) if card and card.checked else "unknown",
-        "price_source": (card.source_url or "suite") if card else "none",
+        **(
+            card.params()
+            if card
+            else {"price_card": "UNPRICED", "price_currency": "none", "price_source": "none"}
+        ),
         "outcome_scheme": pricing.scheme,
         "outcome_price_usd": str(pricing.price_usd),
         "outcome_bill_escalations": str(pricing.bill_escalations),

@@ -19,7 +19,7 @@ from roibench.journal import Journal
 from roibench.llm import ChatModel, Endpoint, LLMError
 from roibench.outcomes import Outcome
 from roibench.plugins import resolve_agent, resolve_workflow
-from roibench.pricing import DEFAULT_FX, PriceCard
+from roibench.pricing import DEFAULT_FX, Pricer, model_pricer, suite_catalog
 from roibench.records import ToolCallRecord, TrialRecord
 from roibench.suite import AgentRef, LoadedSuite, ModelSpec, WorkflowRef
 from roibench.tasks import Dataset, Task, load_dataset
@@ -36,7 +36,7 @@ class Cell:
     agent_ref: AgentRef
     model: ModelSpec
     dataset: Dataset
-    price: PriceCard | None
+    price: Pricer | None
 
     @property
     def label(self) -> str:
@@ -109,12 +109,14 @@ def plan_suite(
             agents.append((aref, resolve_agent(aref.name, base_dirs)))
         except InputError as exc:
             raise InputError(exc.detail, file=suite.path, field=f"agents[{i}].name") from None
+    catalog = suite_catalog(suite)
+    pricers = [model_pricer(catalog, suite, i) for i in range(len(cfg.models))]
     cells = [
         Cell(workflow=wf, workflow_ref=wref, agent=agent, agent_ref=aref, model=model,
-             dataset=dataset, price=model.price_card())
+             dataset=dataset, price=pricer)
         for wref, wf, dataset in workflows
         for aref, agent in agents
-        for model in cfg.models
+        for model, pricer in zip(cfg.models, pricers, strict=True)
     ]
     return RunPlan(
         suite=suite,
@@ -282,7 +284,11 @@ class Runner:
             cost_usd=cost if cost is None else Decimal(cost),
             steps=run.steps,
             tool_log=tuple(
-                ToolCallRecord(name=c.name, args=c.args, result=c.result[:2000], ok=c.ok)
+                ToolCallRecord(
+                    name=c.name, args=c.args, result=c.result[:2000], ok=c.ok,
+                    started_at=datetime.fromtimestamp(c.started_at, UTC) if c.started_at else None,
+                    latency_s=c.latency_s,
+                )
                 for c in env.calls
             ),
             invalid_tool_calls=env.invalid_calls,

@@ -9,7 +9,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from roibench.economics import OutcomePricing, ValueModel
 from roibench.errors import InputError
@@ -50,6 +57,18 @@ class ModelSpec(BaseModel):
     timeout_s: float = Field(60.0, gt=0, description="Per-request timeout.")
     max_retries: int = Field(4, ge=0, description="Retries after a transient failure.")
     price: PriceSpec | None = Field(None, description="Inline price card.")
+    card_ref: str | None = Field(
+        None,
+        alias="price_card",
+        description="Price card id (suite's price_cards file, then bundled cards) or "
+        "'genai-prices:PROVIDER/MODEL'; default: looked up by provider and model id.",
+    )
+
+    @model_validator(mode="after")
+    def _one_price(self) -> ModelSpec:
+        if self.price is not None and self.card_ref is not None:
+            raise ValueError("give either [models.price] or price_card, not both")
+        return self
 
     @property
     def model_id(self) -> str:
@@ -122,6 +141,9 @@ class SuiteConfig(BaseModel):
     models: list[ModelSpec] = Field(min_length=1)
     outcome_pricing: OutcomePricing = Field(description="The outcome-price scheme compared.")
     fx: FxTable | None = Field(None, description="Dated FX table for non-USD price cards.")
+    price_cards: str | None = Field(
+        None, description="YAML price-card file (relative to the suite); overrides bundled cards."
+    )
 
     @field_validator("workflows", "agents", mode="before")
     @classmethod

@@ -21,12 +21,12 @@ class Usage(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    input_tokens: int = Field(0, ge=0, description="Prompt tokens, cached ones included.")
-    cache_read_tokens: int = Field(0, ge=0, description="Prompt tokens served from cache.")
-    cache_write_tokens: int = Field(0, ge=0, description="Prompt tokens written to cache.")
-    output_tokens: int = Field(0, ge=0, description="Completion tokens, reasoning included.")
-    reasoning_tokens: int = Field(0, ge=0, description="Reasoning tokens (inside output).")
-    requests: int = Field(0, ge=0, description="Number of API requests.")
+    input_tokens: int = Field(default=0, ge=0, description="Prompt tokens, cached ones included.")
+    cache_read_tokens: int = Field(default=0, ge=0, description="Prompt tokens served from cache.")
+    cache_write_tokens: int = Field(default=0, ge=0, description="Prompt tokens written to cache.")
+    output_tokens: int = Field(default=0, ge=0, description="Completion tokens, reasoning included.")
+    reasoning_tokens: int = Field(default=0, ge=0, description="Reasoning tokens (inside output).")
+    requests: int = Field(default=0, ge=0, description="Number of API requests.")
 
     def __add__(self, other: Usage) -> Usage:
         if not isinstance(other, Usage):
@@ -162,3 +162,91 @@ def reasoning_text(message: Mapping[str, Any]) -> str:
         texts = [str(_mapping(d).get("text", "")) for d in details]
         return "\n".join(t for t in texts if t)
     return ""
+
+
+def parse_sse(text: str) -> list[dict[str, Any]]:
+    """The JSON chunks of a Server-Sent Events body (`data: {...}` lines; `[DONE]` ends it)."""
+    import json
+
+    chunks: list[dict[str, Any]] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line.startswith("data:"):
+            continue
+        payload = line[len("data:") :].strip()
+        if payload == "[DONE]":
+            break
+        if payload:
+            obj = json.loads(payload)
+            if isinstance(obj, dict):
+                chunks.append(obj)  # pyright: ignore[reportUnknownArgumentType]
+    return chunks
+
+
+class StreamedResponse(BaseModel):
+    """A streamed chat completion put back together: the assistant message and its usage."""
+
+    model_config = ConfigDict(frozen=True)
+
+    message: dict[str, Any] = Field(description="role, content, reasoning, tool_calls.")
+    usage: Usage | None = Field(description="From the chunk that carried it; None if none did.")
+    finish_reason: str | None = None
+    model: str | None = None
+
+
+def assemble_stream(chunks: list[dict[str, Any]]) -> StreamedResponse:
+    """Rebuild the message and usage of a streamed response from its chunks, in order.
+
+    Content and reasoning deltas are concatenated (`reasoning_content`, StepFun's `reasoning`);
+    tool-call deltas are merged by `index` (ids and names arrive once, arguments in pieces).
+    Usage is taken from the last chunk that carries any: a final `choices: []` chunk (OpenAI,
+    Qwen), the `finish_reason` chunk (DeepSeek, GLM) or `choices[0].usage` (Kimi).
+    """
+    content: list[str] = []
+    reasoning: dict[str, list[str]] = {}
+    tools: dict[int, dict[str, Any]] = {}
+    finish: str | None = None
+    model: str | None = None
+    usage: Usage | None = None
+    for chunk in chunks:
+        model = chunk.get("model") or model
+        found = normalize_usage(chunk)
+        if found is not None:
+            usage = found
+        choices = chunk.get("choices")
+        if not isinstance(choices, list):
+            continue
+        for choice in choices:  # pyright: ignore[reportUnknownVariableType]
+            choice_map = _mapping(choice)
+            if choice_map.get("finish_reason"):
+                finish = str(choice_map["finish_reason"])
+            delta = _mapping(choice_map.get("delta"))
+            piece = delta.get("content")
+            if isinstance(piece, str):
+                content.append(piece)
+            for key in ("reasoning_content", "reasoning"):
+                text = delta.get(key)
+                if isinstance(text, str) and text:
+                    reasoning.setdefault(key, []).append(text)
+            raw_calls = delta.get("tool_calls")
+            if isinstance(raw_calls, list):
+                for position, raw in enumerate(raw_calls):  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+                    call = _mapping(raw)
+                    index = call.get("index", position)
+                    slot = tools.setdefault(
+                        index if isinstance(index, int) else position,
+                        {"id": "", "type": "function", "function": {"name": "", "arguments": ""}},
+                    )
+                    if call.get("id"):
+                        slot["id"] = call["id"]
+                    function = _mapping(call.get("function"))
+                    if function.get("name"):
+                        slot["function"]["name"] = function["name"]
+                    if isinstance(function.get("arguments"), str):
+                        slot["function"]["arguments"] += function["arguments"]
+    message: dict[str, Any] = {"role": "assistant", "content": "".join(content)}
+    for key, parts in reasoning.items():
+        message[key] = "".join(parts)
+    if tools:
+        message["tool_calls"] = [tools[i] for i in sorted(tools)]
+    return StreamedResponse(message=message, usage=usage, finish_reason=finish, model=model)
