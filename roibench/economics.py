@@ -144,9 +144,13 @@ class CellEconomics:
     roi_outcome_pricing: Decimal | None
     roi_outcome_ci: tuple[float, float] | None
     vendor_margin_outcome: Decimal | None
+    vendor_margin_ci: tuple[float, float] | None
     price_corridor_usd: tuple[Decimal, Decimal] | None
     break_even_success_rate: Decimal | None
     write_actions: int
+    success_rate_boot_ci: tuple[float, float] | None = None
+    net_savings_token_usd: Decimal | None = None
+    net_savings_outcome_usd: Decimal | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -181,6 +185,41 @@ def human_terms(counts: Counts, value: ValueModel) -> Decimal:
 def harm_cost(counts: Counts, loss_usd: Decimal, value: ValueModel) -> Decimal:
     """Harmful outcomes: the measured loss plus a human redoing and undoing the work."""
     return loss_usd + (value.human_cost_per_task_usd + value.rework_cost_usd) * counts.harmful
+
+
+def price_corridor(
+    spend: Decimal | None,
+    baseline: Decimal,
+    human_and_harm: Decimal,
+    billable: int,
+    pricing: OutcomePricing,
+    trials: int,
+) -> tuple[Decimal, Decimal] | None:
+    """Outcome prices p (per billable unit) where the vendor covers its spend and the buyer's
+    ROI is >= 0: p_low = (spend - base fees) / billable — the cost per outcome CPO when only
+    resolutions are billed — and p_high = (baseline - human terms - harm - base fees) / billable.
+    None when unpriced, nothing is billable, or p_high < p_low (no price works for both)."""
+    if spend is None or billable <= 0:
+        return None
+    base_fees = pricing.base_fee_usd * trials if pricing.scheme == "hybrid" else ZERO
+    p_low = max((spend - base_fees) / billable, ZERO)
+    p_high = (baseline - human_and_harm - base_fees) / billable
+    return (p_low, p_high) if p_high >= p_low else None
+
+
+def break_even_success_rate(
+    spend: Decimal | None, trials: int, pricing: OutcomePricing
+) -> Decimal | None:
+    """Success rate at which outcome fees cover the spend: cost per trial / p (minus the hybrid
+    base fee per conversation). Defined for per_resolution and hybrid schemes only."""
+    if spend is None or trials == 0 or pricing.price_usd <= 0:
+        return None
+    if pricing.scheme not in ("per_resolution", "hybrid"):
+        return None
+    per_trial = spend / trials
+    if pricing.scheme == "hybrid":
+        per_trial -= pricing.base_fee_usd
+    return max(per_trial, ZERO) / pricing.price_usd
 
 
 def cell_economics(
@@ -218,14 +257,10 @@ def cell_economics(
     roi_outcome = _div(baseline - buyer_outcome, fees) if fees > 0 else None
     margin = _div(fees - spend, fees) if spend is not None and fees > 0 else None
 
-    corridor = None
-    if spend is not None and billable > 0 and pricing.scheme in ("per_resolution", "hybrid"):
-        base_fees = pricing.base_fee_usd * t_total if pricing.scheme == "hybrid" else ZERO
-        p_low = (spend - base_fees) / billable
-        p_high = (baseline - humans - harm - base_fees) / billable
-        p_low = max(p_low, ZERO)
-        if p_high >= p_low:
-            corridor = (p_low, p_high)
+    notes: list[str] = []
+    corridor = price_corridor(spend, baseline, humans + harm, billable, pricing, t_total)
+    if spend is not None and billable > 0 and corridor is None:
+        notes.append("no outcome price covers the spend and leaves the buyer ROI >= 0")
 
     per_task: dict[str, _TaskAgg] = defaultdict(_TaskAgg)
     for t in trials:
@@ -272,6 +307,17 @@ def cell_economics(
         buyer = sp + float(human_terms(c, value) + harm_cost(c, lo, value))
         return (float(value.human_cost_per_task_usd) * c.total - buyer) / sp
 
+    def success(sample: list[_TaskAgg]) -> float | None:
+        n = sum(g.n for g in sample)
+        return sum(g.s for g in sample) / n if n else None
+
+    def margin_of(sample: list[_TaskAgg]) -> float | None:
+        c = agg_counts(sample)
+        f = float(pricing.fees_usd(c, sum(g.actions for g in sample)))
+        if f <= 0:
+            return None
+        return (f - sum(g.spend for g in sample)) / f
+
     def roi_out(sample: list[_TaskAgg]) -> float | None:
         c = agg_counts(sample)
         f = float(pricing.fees_usd(c, sum(g.actions for g in sample)))
@@ -283,7 +329,6 @@ def cell_economics(
 
     priced = spend is not None
     boot = {"seed": bootstrap_seed, "resamples": resamples}
-    notes: list[str] = []
     if not priced:
         notes.append(f"{unpriced} call(s) unpriced: cost metrics are absent, not zero")
     return CellEconomics(
@@ -311,10 +356,73 @@ def cell_economics(
         roi_outcome_pricing=roi_outcome,
         roi_outcome_ci=bootstrap_interval(groups, roi_out, **boot),
         vendor_margin_outcome=margin,
+        vendor_margin_ci=bootstrap_interval(groups, margin_of, **boot) if priced else None,
         price_corridor_usd=corridor,
-        break_even_success_rate=(
-            _div(_div(spend, t_total), pricing.price_usd) if pricing.price_usd > 0 else None
-        ),
+        break_even_success_rate=break_even_success_rate(spend, t_total, pricing),
         write_actions=actions,
         notes=notes,
+        success_rate_boot_ci=bootstrap_interval(groups, success, **boot),
+        net_savings_token_usd=None if buyer_token is None else baseline - buyer_token,
+        net_savings_outcome_usd=baseline - buyer_outcome,
     )
+
+
+HUMAN_BASELINES: dict[str, ValueModel] = {
+    "support_ticket_live": ValueModel(
+        unit="support contact (live channel)",
+        human_cost_per_task_usd=Decimal("8.01"),
+        source="Gartner via destinationcrm.com: live channels $8.01 per contact",
+        source_url="https://www.destinationcrm.com",
+        as_of=date(2019, 11, 26),
+    ),
+    "support_resolution_one_channel": ValueModel(
+        unit="support resolution (one channel)",
+        human_cost_per_task_usd=Decimal("9.10"),
+        source="Gartner via customerexperiencedive.com: $9.10 per resolution on one channel",
+        source_url="https://www.customerexperiencedive.com",
+    ),
+    "ap_invoice_median": ValueModel(
+        unit="AP invoice processed",
+        human_cost_per_task_usd=Decimal("5.83"),
+        source="APQC Metric of the Month (n = 1,485): median $5.83 per invoice",
+    ),
+    "ap_invoice_ardent_average": ValueModel(
+        unit="AP invoice processed",
+        human_cost_per_task_usd=Decimal("10.89"),
+        source="Ardent Partners: average $10.89 per invoice (2021 figure), via medius.com",
+    ),
+    "it_helpdesk_l1_ticket": ValueModel(
+        unit="IT help-desk ticket (level 1)",
+        human_cost_per_task_usd=Decimal("22"),
+        source="MetricNet via ManageEngine (2014): about $22 per level-1 ticket (low confidence)",
+    ),
+    "aml_alert_review": ValueModel(
+        unit="AML alert reviewed",
+        human_cost_per_task_usd=Decimal("30"),
+        source="Derived: 30 min per alert at $60/h loaded (fluxforce.ai, solvejet.net); "
+        "no authoritative figure found",
+    ),
+    "prior_authorization_manual": ValueModel(
+        unit="prior authorisation (manual)",
+        human_cost_per_task_usd=Decimal("7.50"),
+        source="CAQH Index 2016 (published 2017-01): prior authorisation $7.50 manual vs "
+        "$1.89 electronic",
+        source_url="https://www.caqh.org",
+    ),
+}
+"""Published human-cost figures (shared/reference/economics.md §1.2) a workflow can use as its
+value model; each with source and date (None where the page shows no date)."""
+
+
+def roi_outcome_at_price(
+    econ: CellEconomics, pricing: OutcomePricing, price_usd: Decimal
+) -> Decimal | None:
+    """Buyer ROI under outcome pricing had the price per billable unit been `price_usd`, with
+    the cell's counts, write actions, human terms and harm unchanged (ROI-vs-price curves).
+    None when no fees would be paid."""
+    fees = pricing.model_copy(update={"price_usd": price_usd}).fees_usd(
+        econ.counts, econ.write_actions
+    )
+    if fees <= 0:
+        return None
+    return (econ.baseline_usd - (fees + econ.human_terms_usd + econ.harm_usd)) / fees

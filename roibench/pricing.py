@@ -644,14 +644,14 @@ class PriceCatalog:
             fx = fx.overlay(FxTable(rates=user.fx))
         self.fx = fx.overlay(fx_override)
 
-    def _books(self) -> Iterable[tuple[PriceBookFile, str]]:
+    def books(self) -> Iterable[tuple[PriceBookFile, str]]:
         if self.user is not None:
             yield self.user, self.user_origin
         yield self.bundled, "bundled"
 
     def by_id(self, card_id: str) -> CardPricer | None:
         """All cards with this id (a dated history) from the first book that has it."""
-        for book, origin in self._books():
+        for book, origin in self.books():
             cards = [c for c in book.cards if c.id == card_id]
             if cards:
                 return CardPricer(cards, self.fx, origin)
@@ -661,7 +661,7 @@ class PriceCatalog:
         """The cards of the first book with a card for this provider preset and model id.
         Several matching cards with different effective dates form a history; otherwise the
         first card listed wins."""
-        for book, origin in self._books():
+        for book, origin in self.books():
             matches = [c for c in book.cards if c.matches(provider, model_id)]
             if matches:
                 first = matches[0]
@@ -679,7 +679,7 @@ class PriceCatalog:
     def card_ids(self) -> list[str]:
         """Every card id known (user file first)."""
         seen: list[str] = []
-        for book, _ in self._books():
+        for book, _ in self.books():
             for c in book.cards:
                 if c.id and c.id not in seen:
                     seen.append(c.id)

@@ -177,6 +177,13 @@ PRESETS: dict[str, Provider] = {
             docs=_REF,
         ),
         Provider(
+            name="stepfun-intl",
+            base_url="https://api.stepfun.ai/v1",
+            api_key_env="STEPFUN_API_KEY",
+            reasoning_field="reasoning",
+            docs=_REF + " (international endpoint)",
+        ),
+        Provider(
             name="doubao",
             base_url="https://ark.cn-beijing.volces.com/api/v3",
             api_key_env="ARK_API_KEY",
@@ -189,6 +196,13 @@ PRESETS: dict[str, Provider] = {
             api_key_env="SILICONFLOW_API_KEY",
             reasoning_field="reasoning_content",
             docs=_REF,
+        ),
+        Provider(
+            name="siliconflow-intl",
+            base_url="https://api.siliconflow.com/v1",
+            api_key_env="SILICONFLOW_API_KEY",
+            reasoning_field="reasoning_content",
+            docs=_REF + " (international endpoint)",
         ),
         Provider(
             name="openrouter",
