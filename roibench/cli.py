@@ -4,6 +4,8 @@ commands that need them, so `roibench --help` is instant."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import sys
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -17,6 +19,7 @@ from rich.table import Table
 from roibench.errors import InputError
 
 if TYPE_CHECKING:
+    from roibench.records import TrialRecord
     from roibench.summary import CellSummary
 
 app = typer.Typer(
@@ -83,40 +86,124 @@ def run(
     seed: Annotated[int | None, typer.Option(help="Override the suite's seed.")] = None,
     out: Annotated[Path, typer.Option(help="Folder for journals.")] = Path("roibench-runs"),
     mlflow_log: Annotated[bool, typer.Option("--mlflow/--no-mlflow", help="Log to MLflow.")] = True,
+    resume: Annotated[
+        Path | None,
+        typer.Option(help="Journal of an interrupted run: skip its finished trials, append."),
+    ] = None,
+    cache: Annotated[
+        Path | None,
+        typer.Option(help="Response cache file (sqlite); a re-run makes no model calls."),
+    ] = None,
+    max_spend: Annotated[
+        float | None,
+        typer.Option(min=0, help="USD cap: no trial starts that could cross it."),
+    ] = None,
+    faults: Annotated[
+        str | None,
+        typer.Option(help="Simulator faults for every sim model, e.g. '429=0.1,500=0.05'."),
+    ] = None,
+    preflight: Annotated[
+        bool, typer.Option("--preflight/--no-preflight", help="Check endpoints and keys first.")
+    ] = True,
+    trace_sample: Annotated[
+        float | None,
+        typer.Option(min=0, max=1, help="Fraction of trials traced in MLflow (default 1: all)."),
+    ] = None,
+    trace: Annotated[
+        bool, typer.Option("--trace/--no-trace", help="One MLflow trace per trial.")
+    ] = True,
 ) -> None:
     """Run a suite: every workflow x agent x model, on every task, k times."""
-    from roibench.journal import Journal
-    from roibench.runner import Runner, plan_suite
+    from roibench.journal import Journal, read_journal
+    from roibench.pricing import unpriced_hint
+    from roibench.runner import Runner, RunOptions, plan_suite
+    from roibench.session import (
+        Overrides,
+        fresh_spend,
+        group_trials,
+        log_to_mlflow,
+        plan_from_journal,
+        summarize,
+    )
+    from roibench.session import preflight as check_endpoints
+    from roibench.sim.faults import FaultSpec
     from roibench.suite import load_suite
-    from roibench.summary import summarize_cell
+    from roibench.summary import journal_economics
 
+    overrides = Overrides(trials=trials, limit=limit, concurrency=concurrency, seed=seed)
+    previous = None
     try:
-        loaded = load_suite(suite)
-        plan = plan_suite(loaded, trials=trials, limit=limit, concurrency=concurrency, seed=seed)
-    except InputError as exc:
-        _fail_input(exc)
+        fault_spec = FaultSpec.parse(faults) if faults else None
+        if resume is not None:
+            previous = read_journal(resume)
+            plan = plan_from_journal(previous, resume)
+            loaded = plan.suite
+            current = load_suite(suite)
+            if current.text != loaded.text:
+                raise InputError(
+                    f"the suite changed since {resume} was written; resume needs the same suite",
+                    file=suite,
+                )
+        else:
+            loaded = load_suite(suite)
+            plan = plan_suite(
+                loaded, trials=trials, limit=limit, concurrency=concurrency, seed=seed
+            )
+        cap = None if max_spend is None else Decimal(str(max_spend))
+        if cap is not None:
+            unpriced_models = sorted({c.model.name for c in plan.cells if c.price is None})
+            if unpriced_models:
+                raise InputError(
+                    f"--max-spend needs every model priced; unpriced: {', '.join(unpriced_models)}"
+                )
+        if preflight:
+            problems = check_endpoints(plan)
+            if problems:
+                raise InputError("; ".join(p.message for p in problems), file=suite)
+    except (InputError, ValueError) as exc:
+        _fail_input(exc if isinstance(exc, InputError) else InputError(str(exc), field="--faults"))
         return
     cfg = loaded.config
+    warned: set[str] = set()
     for cell in plan.cells:
-        if cell.price is None:
-            err.print(
-                f"[bold yellow]warning:[/] model [bold]{cell.model.name}[/] has no price card: its "
-                "cells are UNPRICED (cost metrics absent, not zero). Add a [models.price] table "
-                "with input_per_mtok / output_per_mtok to the suite.",
-                highlight=False,
-            )
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    run_name = f"{cfg.name}-{stamp}"
-    journal_path = out / cfg.name / stamp / "journal.jsonl"
-    journal = Journal(
-        journal_path,
-        header={"suite": cfg.name, "suite_file": str(loaded.path), "seed": plan.seed,
-                "trials": plan.trials, "started_at": stamp},
+        if cell.price is None and cell.model.name not in warned:
+            warned.add(cell.model.name)
+            hint = unpriced_hint(cell.model.name, cell.model.model_id, cell.model.provider)
+            err.print(f"[bold yellow]warning:[/] {hint}", highlight=False)
+    if previous is not None and resume is not None:
+        journal_path = resume
+        run_name = str(previous.header.get("run_name") or f"{cfg.name}-resumed")
+        journal = Journal(journal_path)
+        done, lost = previous.done, previous.lost_calls()
+        err.print(f"resuming {journal_path}: {len(done)} trials done, {len(lost)} lost in flight")
+    else:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        run_name = f"{cfg.name}-{stamp}"
+        journal_path = out / cfg.name / stamp / "journal.jsonl"
+        journal = Journal(
+            journal_path,
+            header={
+                "suite": cfg.name,
+                "suite_file": str(loaded.path.resolve()),
+                "suite_text": loaded.text,
+                "overrides": overrides.as_dict(),
+                "seed": plan.seed,
+                "trials": plan.trials,
+                "started_at": stamp,
+                "run_name": run_name,
+                "economics": journal_economics(plan),
+            },
+        )
+        done, lost = set(), {}
+    from roibench.cache import ResponseCache
+
+    response_cache = ResponseCache(cache) if cache is not None else None
+    options = RunOptions(
+        cache=response_cache, max_spend_usd=cap, faults=fault_spec, done=done, lost_calls=lost
     )
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     spend = Decimal(0)
-    unpriced = 0
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -126,51 +213,92 @@ def run(
         console=err,
         transient=False,
     ) as progress:
-        bar = progress.add_task(cfg.name, total=plan.total_trials, spend="0.0000")
+        bar = progress.add_task(
+            cfg.name, total=plan.total_trials, completed=len(done), spend="0.0000"
+        )
 
-        def on_trial(record: object) -> None:
-            nonlocal spend, unpriced
-            cost = getattr(record, "cost_usd", None)
-            if cost is None:
-                unpriced += 1
-            else:
-                spend += cost
+        def on_trial(record: TrialRecord) -> None:
+            nonlocal spend
+            spend += fresh_spend([record])
             progress.update(bar, advance=1, spend=f"{spend:.4f}")
 
-        result = asyncio.run(Runner(plan, journal=journal, progress=on_trial).run())
-    journal.close()
-    summaries = {
-        cell.label: summarize_cell(
-            cell.label,
-            result.trials[cell.label],
-            cell.workflow.value_model,
-            cfg.outcome_pricing,
-            write_tools=cell.workflow.write_tools,
-            seed=plan.seed,
+        result = asyncio.run(
+            Runner(plan, journal=journal, progress=on_trial, options=options).run()
         )
-        for cell in plan.cells
-    }
+    journal.close()
+    if response_cache is not None:
+        response_cache.close()
+    new_trials = [t for trials_ in result.trials.values() for t in trials_]
+    everything = [*(previous.trials if previous else []), *new_trials]
+    by_cell = group_trials(plan, everything)
+    summaries = summarize(plan, by_cell)
     console.print(results_table(summaries, plan.trials))
     if plan.simulated:
-        console.print("[dim]Results from the built-in simulator (tagged roibench.simulated=true).[/]")
+        console.print(
+            "[dim]Results from the built-in simulator (tagged roibench.simulated=true).[/]"
+        )
+    for label, message in result.stopped_cells.items():
+        err.print(f"[bold red]stopped:[/] cell {label}: {message}", highlight=False)
+    if result.budget_stopped:
+        err.print(
+            f"[bold yellow]spend cap reached:[/] ${cap} — {result.skipped} trial(s) not started; "
+            f"this run spent ${result.spent_usd:.4f}. Metrics cover the trials that ran.",
+            highlight=False,
+        )
+    cached = sum(1 for t in new_trials for c in t.calls if c.cached)
+    if cached:
+        original = sum(
+            (
+                c.cost_usd
+                for t in new_trials
+                for c in t.calls
+                if c.cached and c.cost_usd is not None
+            ),
+            Decimal(0),
+        )
+        err.print(
+            f"cache: {cached} call(s) served from {cache}; they originally cost ${original:.4f}; "
+            f"this run paid ${result.spent_usd:.4f}",
+            highlight=False,
+        )
     console.print(f"journal: {journal_path}")
     if mlflow_log:
-        from roibench.mlflow_sink import log_suite_run
+        if not trace or trace_sample is not None:  # read by mlflow_sink.log_suite_run
+            import os
 
-        run_id = log_suite_run(plan, result.trials, summaries, journal_path, run_name, experiment)
-        import mlflow
-
-        console.print(f"MLflow: run {run_id} in experiment '{experiment or cfg.name}' at {mlflow.get_tracking_uri()}")
+            os.environ["ROIBENCH_TRACE_SAMPLE"] = "0" if not trace else str(trace_sample)
+        logged = log_to_mlflow(plan, by_cell, summaries, journal_path, run_name, experiment)
+        if logged.error is not None:
+            err.print(
+                f"[bold yellow]MLflow not logged:[/] {logged.error}. Results are safe in the "
+                f"journal; log them later with: roibench log {journal_path}",
+                highlight=False,
+            )
+        else:
+            console.print(
+                f"MLflow: run {logged.run_id} in experiment '{experiment or cfg.name}' "
+                f"at {logged.tracking_uri}"
+            )
 
 
 @app.command()
 def sim(
     port: Annotated[int, typer.Option(help="Port (0 = any free port).")] = 8787,
     host: Annotated[str, typer.Option(help="Bind address (loopback by default).")] = "127.0.0.1",
-    dataset: Annotated[list[Path] | None, typer.Option(help="Extra task files to recognise.")] = None,
+    dataset: Annotated[
+        list[Path] | None, typer.Option(help="Extra task files to recognise.")
+    ] = None,
+    faults: Annotated[
+        str | None, typer.Option(help="Default faults, e.g. '429=0.1,500=0.05,timeout=0.02'.")
+    ] = None,
+    require_key_env: Annotated[
+        str | None,
+        typer.Option(help="Require 'Authorization: Bearer $VAR' (tests key handling)."),
+    ] = None,
 ) -> None:
     """Run the simulator as an OpenAI-compatible server for any client."""
     from roibench.plugins import BUILTIN_WORKFLOWS, resolve_workflow
+    from roibench.sim.faults import FaultSpec
     from roibench.sim.server import SimServer
     from roibench.tasks import load_dataset
 
@@ -184,18 +312,28 @@ def sim(
             tasks.extend(load_dataset(path).tasks)
     except InputError as exc:
         _fail_input(exc)
-    server = SimServer(tasks, host=host, port=port)
+    try:
+        fault_spec = FaultSpec.parse(faults) if faults else None
+    except ValueError as exc:
+        _fail_input(InputError(str(exc), field="--faults"))
+        return
+    key = None
+    if require_key_env is not None:
+        key = os.environ.get(require_key_env)
+        if not key:
+            _fail_input(InputError(f"{require_key_env} is not set", field="--require-key-env"))
+    server = SimServer(tasks, host=host, port=port, faults=fault_spec, api_key=key)
 
     async def serve() -> None:
         await server.start()
-        console.print(f"roibench simulator on {server.base_url} — models: sim/frontier, "
-                      f"sim/balanced, sim/budget; {len(server.player)} tasks known. Ctrl-C stops.")
+        console.print(
+            f"roibench simulator on {server.base_url} — models: sim/frontier, "
+            f"sim/balanced, sim/budget; {len(server.player)} tasks known. Ctrl-C stops."
+        )
         await asyncio.Event().wait()
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve())
-    except KeyboardInterrupt:
-        pass
 
 
 @app.command()
@@ -218,8 +356,14 @@ def providers() -> None:
             quirks.append("tool_choice " + "/".join(p.tool_choice_values))
         if p.max_tokens_param != "max_tokens":
             quirks.append(p.max_tokens_param)
-        table.add_row(p.name, p.base_url or "(in-process)", p.api_key_env or "—", p.key_status(),
-                      p.usage_dialect, ", ".join(quirks))
+        table.add_row(
+            p.name,
+            p.base_url or "(in-process)",
+            p.api_key_env or "—",
+            p.key_status(),
+            p.usage_dialect,
+            ", ".join(quirks),
+        )
     console.print(table)
 
 

@@ -1,69 +1,136 @@
-"""The journal: append-only JSONL of TrialRecords, fsynced per trial. The source of truth;
-MLflow and reports are rebuilt from it."""
+"""The journal: append-only JSONL, the source of truth of a run. MLflow and reports are
+rebuilt from it (`roibench log`, `roibench reprice`).
+
+Lines: one `header` (suite text, seed, overrides); a `call` line per LLM request as it happens
+(flushed, so a crash leaves the trail of an in-flight trial's spend); a `trial` line per graded
+trial, flushed and fsynced. `--resume` skips every trial with a `trial` line and attaches the
+calls of lost in-flight attempts to the trial that re-runs them.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from roibench.errors import InputError
-from roibench.records import TrialRecord
+from roibench.records import CallRecord, TrialRecord
+from roibench.secrets import redact
+
+TrialKey = tuple[str, str, int]
+"""(cell label, task id, trial index k)."""
+
+
+def trial_key(record: TrialRecord) -> TrialKey:
+    """The key of a trial record."""
+    return (record.cell, record.task_id, record.trial)
 
 
 class Journal:
-    """Appends trial records to a JSONL file, one line each, flushed and fsynced."""
+    """Appends to a JSONL journal; trial lines are fsynced before `append` returns."""
 
     def __init__(self, path: Path, header: dict[str, Any] | None = None) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        _truncate_torn_tail(path)
         new = not path.exists() or path.stat().st_size == 0
         self._file = path.open("a", encoding="utf-8")
         if new and header is not None:
-            self._write({"kind": "header", **header})
+            self._write_line(json.dumps({"kind": "header", **header}, default=str), sync=True)
 
-    def _write(self, obj: dict[str, Any]) -> None:
-        self._file.write(json.dumps(obj, separators=(",", ":"), default=str) + "\n")
+    def _write_line(self, line: str, *, sync: bool) -> None:
+        self._file.write(redact(line) + "\n")
         self._file.flush()
-        os.fsync(self._file.fileno())
+        if sync:
+            os.fsync(self._file.fileno())
 
     def append(self, trial: TrialRecord) -> None:
         """Write one trial durably."""
-        self._file.write('{"kind":"trial","trial":' + trial.model_dump_json() + "}\n")
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        self._write_line('{"kind":"trial","trial":' + trial.model_dump_json() + "}", sync=True)
+
+    def append_call(self, key: TrialKey, call: CallRecord) -> None:
+        """Write one call of an in-flight trial (flushed, not fsynced: survives a killed
+        process, which is what resume has to handle)."""
+        self._write_line(
+            '{"kind":"call","key":' + json.dumps(list(key)) + ',"call":' + call.model_dump_json() + "}",
+            sync=False,
+        )
 
     def close(self) -> None:
         """Close the file."""
         self._file.close()
 
 
-def read_journal(path: Path) -> tuple[dict[str, Any], Iterator[TrialRecord]]:
-    """The header and a stream of trial records. A torn last line (crash) is ignored."""
+def _truncate_torn_tail(path: Path) -> None:
+    """Cut a partial last line left by a crash, so appended lines stay valid JSON."""
+    if not path.exists():
+        return
+    with path.open("rb+") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        if size == 0:
+            return
+        f.seek(size - 1)
+        if f.read(1) == b"\n":
+            return
+        data = path.read_bytes()
+        f.truncate(data.rfind(b"\n") + 1)
+
+
+@dataclass
+class JournalContents:
+    """What a journal holds."""
+
+    header: dict[str, Any]
+    trials: list[TrialRecord] = field(default_factory=list)
+    calls: dict[TrialKey, list[CallRecord]] = field(default_factory=dict)
+
+    @property
+    def done(self) -> set[TrialKey]:
+        """Keys of finished trials."""
+        return {trial_key(t) for t in self.trials}
+
+    def lost_calls(self) -> dict[TrialKey, list[CallRecord]]:
+        """Calls of attempts that never finished: each trial's calls beyond what its finished
+        record holds (a trial can be lost more than once across crashes)."""
+        done = self.done
+        return {k: v for k, v in self.calls.items() if k not in done}
+
+
+def iter_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for every complete line."""
     if not path.is_file():
         raise InputError("journal not found", file=path)
-    header: dict[str, Any] = {}
     with path.open(encoding="utf-8") as f:
-        first = f.readline()
-        if first:
-            obj = json.loads(first)
-            if obj.get("kind") == "header":
-                header = obj
+        for line_no, line in enumerate(f, start=1):
+            if not line.endswith("\n"):
+                return  # torn write at a crash
+            try:
+                yield line_no, json.loads(line)
+            except json.JSONDecodeError:
+                raise InputError("not valid JSON", file=path, line=line_no) from None
 
-    def trials() -> Iterator[TrialRecord]:
-        with path.open(encoding="utf-8") as f:
-            for line_no, line in enumerate(f, start=1):
-                if not line.endswith("\n"):
-                    return  # torn write at a crash
-                obj = json.loads(line)
-                if obj.get("kind") == "trial":
-                    try:
-                        yield TrialRecord.model_validate(obj["trial"])
-                    except ValueError as exc:
-                        raise InputError(
-                            f"bad trial record: {exc}", file=path, line=line_no
-                        ) from None
 
-    return header, trials()
+def read_journal(path: Path) -> JournalContents:
+    """Everything in a journal, validated; errors name the line."""
+    contents = JournalContents(header={})
+    for line_no, obj in iter_lines(path):
+        kind = obj.get("kind")
+        try:
+            if kind == "header":
+                contents.header = obj
+            elif kind == "trial":
+                contents.trials.append(TrialRecord.model_validate(obj["trial"]))
+            elif kind == "call":
+                key = tuple(obj["key"])
+                contents.calls.setdefault(key, []).append(CallRecord.model_validate(obj["call"]))  # type: ignore[arg-type]
+            else:
+                raise ValueError(f"unknown line kind {kind!r}")
+        except (ValueError, KeyError) as exc:
+            raise InputError(f"bad journal line: {exc}", file=path, line=line_no) from None
+    if not contents.header:
+        raise InputError("journal has no header line", file=path, line=1)
+    return contents

@@ -27,6 +27,11 @@ class CallRecord(BaseModel):
     cost_usd: Decimal | None = Field(description="Priced cost; None when no card prices it.")
     finish_reason: str | None = Field(None, description="As the provider reported it.")
     error: str | None = Field(None, description="Error class when the request failed.")
+    attempt: int = Field(0, ge=0, description="0 for the first try, n for the n-th retry.")
+    cached: bool = Field(False, description="Served from the response cache (cost = original).")
+    usage_estimated: bool = Field(
+        False, description="The provider sent no valid usage; tokens estimated from text."
+    )
 
 
 class ToolCallRecord(BaseModel):
@@ -38,6 +43,8 @@ class ToolCallRecord(BaseModel):
     args: dict[str, Any]
     result: str = Field(description="What the tool returned (first 2,000 characters).")
     ok: bool = Field(description="False when the tool returned an error.")
+    started_at: datetime | None = Field(None, description="UTC time the call began (traces).")
+    latency_s: float | None = Field(None, ge=0, description="Seconds the tool took.")
 
 
 class TrialRecord(BaseModel):
@@ -60,6 +67,9 @@ class TrialRecord(BaseModel):
     cost_usd: Decimal | None = Field(description="Sum of call costs; None if any is unpriced.")
     steps: int = Field(ge=0, description="Agent model turns.")
     invalid_tool_calls: int = Field(0, ge=0, description="Malformed or unknown tool calls.")
+    lost_calls: tuple[CallRecord, ...] = Field(
+        (), description="Calls of earlier attempts of this trial lost in a crash (resume)."
+    )
     tool_log: tuple[ToolCallRecord, ...] = Field((), description="Tool calls in order.")
     started_at: datetime
     duration_s: float = Field(ge=0)

@@ -14,16 +14,18 @@ from pathlib import Path
 from typing import Any
 
 from roibench.agent import AgentRun
+from roibench.cache import ResponseCache
 from roibench.errors import InputError
-from roibench.journal import Journal
+from roibench.journal import Journal, TrialKey
 from roibench.llm import ChatModel, Endpoint, LLMError
 from roibench.outcomes import Outcome
 from roibench.plugins import resolve_agent, resolve_workflow
 from roibench.pricing import DEFAULT_FX, Pricer, model_pricer, suite_catalog
-from roibench.records import ToolCallRecord, TrialRecord
+from roibench.records import CallRecord, ToolCallRecord, TrialRecord
+from roibench.sim.faults import FaultSpec
 from roibench.suite import AgentRef, LoadedSuite, ModelSpec, WorkflowRef
-from roibench.tasks import Dataset, Task, load_dataset
-from roibench.workflow import Transcript, Workflow
+from roibench.tasks import Dataset, Task
+from roibench.workflow import Transcript, UserTurnContext, Workflow
 
 
 @dataclass
@@ -37,6 +39,9 @@ class Cell:
     model: ModelSpec
     dataset: Dataset
     price: Pricer | None
+    user_model: ModelSpec | None = None
+    """The workflow's user simulator, if the suite names one."""
+    user_price: Pricer | None = None
 
     @property
     def label(self) -> str:
@@ -85,6 +90,7 @@ def plan_suite(
     if suite.path.parent.name == "evals":
         base_dirs.insert(1, suite.path.parent.parent.resolve())
     workflows: list[tuple[WorkflowRef, Workflow, Dataset]] = []
+    user_sims: dict[int, tuple[ModelSpec | None, Pricer | None]] = {}
     for i, ref in enumerate(cfg.workflows):
         try:
             wf = resolve_workflow(ref.name, base_dirs)
@@ -97,7 +103,12 @@ def plan_suite(
         else:
             raise InputError(f"workflow {wf.name!r} has no default dataset; set one", file=suite.path,
                              field=f"workflows[{i}].dataset")
-        dataset = load_dataset(path, wf.validate_task)
+        try:
+            wf.configure(dict(ref.options), user_simulator=ref.user_model is not None)
+        except ValueError as exc:
+            raise InputError(str(exc), file=suite.path, field=f"workflows[{i}].options") from None
+        dataset = wf.load_tasks(path)
+        user_sims[id(wf)] = _user_model(suite, i)
         if limit is not None:
             ref = ref.model_copy(update={"limit": min(limit, ref.limit or limit)})
         if ref.value_model is not None:
@@ -118,6 +129,8 @@ def plan_suite(
         for aref, agent in agents
         for model, pricer in zip(cfg.models, pricers, strict=True)
     ]
+    for cell in cells:
+        cell.user_model, cell.user_price = user_sims.get(id(cell.workflow), (None, None))
     return RunPlan(
         suite=suite,
         cells=cells,
@@ -125,6 +138,36 @@ def plan_suite(
         seed=cfg.seed if seed is None else seed,
         concurrency=concurrency or cfg.concurrency,
     )
+
+
+def _user_model(suite: LoadedSuite, index: int) -> tuple[ModelSpec | None, Pricer | None]:
+    """The user simulator of the suite's `index`-th workflow and its price source: a model of
+    the suite named by `user_model`, or the model table given there."""
+    ref = suite.config.workflows[index]
+    spec = ref.user_model
+    if spec is None:
+        return None, None
+    field_name = f"workflows[{index}].user_model"
+    catalog = suite_catalog(suite)
+    if isinstance(spec, str):
+        names = [m.name for m in suite.config.models]
+        if spec not in names:
+            raise InputError(
+                f"user_model {spec!r} is not a model of the suite (models: {', '.join(names)})",
+                file=suite.path, field=field_name,
+            )
+        return suite.config.models[names.index(spec)], model_pricer(catalog, suite, names.index(spec))
+    try:
+        pricer = catalog.resolve(
+            provider=spec.provider,
+            model_id=spec.model_id,
+            genai_provider=spec.resolved_provider().genai_prices_id,
+            inline=spec.price_card(),
+            card_ref=spec.card_ref,
+        )
+    except KeyError as exc:
+        raise InputError(str(exc.args[0]), file=suite.path, field=field_name) from None
+    return spec, pricer
 
 
 def trial_seed(seed: int, task_id: str, k: int) -> int:
@@ -137,23 +180,120 @@ ProgressFn = Callable[[TrialRecord], None]
 
 
 @dataclass
+class RunOptions:
+    """Reliability options of a run."""
+
+    cache: ResponseCache | None = None
+    """Serve repeated requests from disk (cost reported as the original)."""
+    max_spend_usd: Decimal | None = None
+    """Start no trial that could take the run's fresh spend over this."""
+    faults: FaultSpec | None = None
+    """Override every simulated model's fault spec."""
+    done: set[TrialKey] = field(default_factory=set)
+    """Trials already in the journal (resume): skipped, never re-billed."""
+    lost_calls: dict[TrialKey, list[CallRecord]] = field(default_factory=dict)
+    """Calls of attempts lost in a crash, attached to the trial that re-runs them."""
+
+
+@dataclass
 class RunResult:
     """What a run produced, by cell label."""
 
     trials: dict[str, list[TrialRecord]] = field(default_factory=dict)
     sim_requests: int = 0
+    stopped_cells: dict[str, str] = field(default_factory=dict)
+    """Cells stopped by a billing or authentication error, with the provider's message."""
+    skipped: int = 0
+    """Trials not started (spend cap or a stopped cell)."""
+    budget_stopped: bool = False
+    spent_usd: Decimal = Decimal(0)
+    """Fresh spend of this invocation (cached calls excluded)."""
+
+
+def _fresh_spend(record: TrialRecord) -> Decimal:
+    """What a trial cost this invocation: its calls not served from cache."""
+    fresh = (c.cost_usd for c in record.calls if c.cost_usd is not None and not c.cached)
+    return sum(fresh, Decimal(0))
+
+
+class _SpendBudget:
+    """`--max-spend`: a trial starts only if the fresh spend so far, plus a running estimate of
+    one trial for every trial in flight and this one, stays within the cap. The estimate is the
+    cell's mean trial cost (the costliest cell's mean before a cell has finished one); until any
+    trial has finished, one trial runs at a time to measure it."""
+
+    def __init__(self, cap: Decimal | None) -> None:
+        self.cap = cap
+        self.spent = Decimal(0)
+        self.stopped = False
+        self._reserved = Decimal(0)
+        self._in_flight: dict[str, list[Decimal]] = {}
+        self._costs: dict[str, tuple[Decimal, int]] = {}
+        self._cond = asyncio.Condition()
+
+    def _estimate(self, cell: str) -> Decimal | None:
+        total, n = self._costs.get(cell, (Decimal(0), 0))
+        if n:
+            return total / n
+        means = [t / c for t, c in self._costs.values() if c]
+        return max(means) if means else None
+
+    async def reserve(self, cell: str) -> bool:
+        """True if a trial of `cell` may start now (waits while in-flight trials settle)."""
+        if self.cap is None:
+            return True
+        async with self._cond:
+            while True:
+                if self.stopped:
+                    return False
+                busy = sum(len(v) for v in self._in_flight.values())
+                estimate = self._estimate(cell)
+                if estimate is None:
+                    if busy == 0 and self.spent < self.cap:
+                        break
+                elif self.spent + self._reserved + estimate <= self.cap:
+                    break
+                if busy == 0:
+                    self.stopped = True
+                    return False
+                await self._cond.wait()
+            held = estimate or Decimal(0)
+            self._reserved += held
+            self._in_flight.setdefault(cell, []).append(held)
+            return True
+
+    async def release(self, cell: str, spent: Decimal) -> None:
+        """A trial of `cell` finished having spent `spent`."""
+        if self.cap is None:
+            self.spent += spent
+            return
+        async with self._cond:
+            held = self._in_flight[cell].pop()
+            self._reserved -= held
+            self.spent += spent
+            total, n = self._costs.get(cell, (Decimal(0), 0))
+            self._costs[cell] = (total + spent, n + 1)
+            self._cond.notify_all()
 
 
 class Runner:
     """Runs a plan. Owns the simulator (when used) and one client per endpoint."""
 
-    def __init__(self, plan: RunPlan, journal: Journal | None = None, progress: ProgressFn | None = None):
+    def __init__(
+        self,
+        plan: RunPlan,
+        journal: Journal | None = None,
+        progress: ProgressFn | None = None,
+        options: RunOptions | None = None,
+    ):
         self.plan = plan
         self.journal = journal
         self.progress = progress
+        self.options = options or RunOptions()
         self._endpoints: dict[tuple[str, str], Endpoint] = {}
         self._graphs: dict[int, Any] = {}
         self._sim: Any = None
+        self._budget = _SpendBudget(self.options.max_spend_usd)
 
     async def _endpoint(self, model: ModelSpec) -> Endpoint:
         provider = model.resolved_provider()
@@ -171,8 +311,26 @@ class Runner:
         key = (provider.name, base_url)
         if key not in self._endpoints:
             concurrency = model.concurrency or self.plan.concurrency
-            self._endpoints[key] = Endpoint.open(provider, base_url, concurrency, model.timeout_s)
+            # limits belong to the endpoint; where models share one, the strictest applies
+            same = [m for m in self.plan.suite.config.models if m.provider == model.provider]
+            rpm = min((m.rpm for m in same if m.rpm), default=None)
+            tpm = min((m.tpm for m in same if m.tpm), default=None)
+            self._endpoints[key] = Endpoint.open(
+                provider, base_url, concurrency, model.timeout_s, rpm=rpm, tpm=tpm
+            )
         return self._endpoints[key]
+
+    def _faults_header(self, model: ModelSpec) -> str | None:
+        if not model.resolved_provider().simulated:
+            return None
+        spec = self.options.faults or model.faults
+        return spec.header() if spec is not None and spec.any else None
+
+    def _call_logger(self, key: TrialKey) -> Callable[[CallRecord], None] | None:
+        journal = self.journal
+        if journal is None:
+            return None
+        return lambda call: journal.append_call(key, call)
 
     def _graph(self, cell: Cell) -> Any:
         key = id(cell.agent)
@@ -189,19 +347,35 @@ class Runner:
                     yield cell, task, k
 
     async def run(self) -> RunResult:
-        """Run every trial; return records grouped by cell."""
+        """Run every trial not already done; return this run's records grouped by cell."""
         result = RunResult(trials={c.label: [] for c in self.plan.cells})
         work = self._work()
+        done = self.options.done
         try:
             for cell in self.plan.cells:
                 await self._endpoint(cell.model)
 
             async def worker() -> None:
                 for cell, task, k in work:
-                    record = await self.run_trial(cell, task, k)
+                    if (cell.label, task.id, k) in done:
+                        continue
+                    if cell.label in result.stopped_cells:
+                        result.skipped += 1
+                        continue
+                    if not await self._budget.reserve(cell.label):
+                        result.skipped += 1
+                        continue
+                    record: TrialRecord | None = None
+                    try:
+                        record = await self.run_trial(cell, task, k)
+                    finally:
+                        spent = _fresh_spend(record) if record is not None else Decimal(0)
+                        await self._budget.release(cell.label, spent)
                     result.trials[cell.label].append(record)
                     if self.journal is not None:
                         self.journal.append(record)
+                    if record.error_class in ("billing", "auth"):
+                        result.stopped_cells.setdefault(cell.label, record.outcome.reason)
                     if self.progress is not None:
                         self.progress(record)
 
@@ -212,7 +386,38 @@ class Runner:
             if self._sim is not None:
                 result.sim_requests = self._sim.requests
                 await self._sim.stop()
+        result.budget_stopped = self._budget.stopped
+        result.spent_usd = self._budget.spent
         return result
+
+    async def _user_llm(self, cell: Cell, task: Task, seed: int, k: int) -> ChatModel | None:
+        """The user simulator's model for one trial (calls recorded with role 'user_sim')."""
+        um = cell.user_model
+        if um is None:
+            return None
+        params: dict[str, Any] = {}
+        if um.temperature is not None:
+            params["temperature"] = um.temperature
+        if um.max_tokens is not None:
+            params["max_tokens"] = um.max_tokens
+        if um.reasoning_effort is not None:
+            params["reasoning_effort"] = um.reasoning_effort
+        if um.extra_body:
+            params["extra_body"] = dict(um.extra_body)
+        return ChatModel(
+            endpoint=await self._endpoint(um),
+            model_id=um.model_id,
+            price=cell.user_price,
+            params=params,
+            seed=seed,
+            max_retries=um.max_retries,
+            fx=self.plan.suite.config.fx or DEFAULT_FX,
+            trial=k,
+            role="user_sim",
+            cache=self.options.cache,
+            faults_header=self._faults_header(um),
+            on_call=self._call_logger((cell.label, task.id, k)),
+        )
 
     async def run_trial(self, cell: Cell, task: Task, k: int) -> TrialRecord:
         """Run and grade one trial. Never raises for model or agent failures."""
@@ -236,6 +441,10 @@ class Runner:
             seed=seed,
             max_retries=m.max_retries,
             fx=self.plan.suite.config.fx or DEFAULT_FX,
+            trial=k,
+            cache=self.options.cache,
+            faults_header=self._faults_header(m),
+            on_call=self._call_logger((cell.label, task.id, k)),
         )
         env = cell.workflow.new_env(task)
         run = AgentRun(
@@ -253,12 +462,32 @@ class Runner:
         t0 = time.perf_counter()
         error_class: str | None = None
         final_messages: list[dict[str, Any]] = messages
+        user_llm = await self._user_llm(cell, task, seed, k)
+        ctx = UserTurnContext(llm=user_llm, seed=seed)
         try:
+            # multi-turn: the workflow's user (e.g. a user simulator) may open the conversation
+            # and answer each agent reply; None ends it (the default: one agent turn)
+            opening = await cell.workflow.user_turn(task, env, Transcript(), ctx)
+            if opening is not None:
+                messages[-1] = {"role": "user", "content": opening}
             state = await self._graph(cell).ainvoke(
                 {"messages": messages, "done": False},
                 config={"configurable": {"run": run}, "recursion_limit": 4 * run.max_steps + 10},
             )
             final_messages = state.get("messages", messages)
+            while run.stop_reason is None:
+                ctx.turn += 1
+                said = await cell.workflow.user_turn(
+                    task, env, Transcript(messages=final_messages, reply=run.reply), ctx
+                )
+                if said is None:
+                    break
+                turn = [*final_messages, {"role": "user", "content": said}]
+                state = await self._graph(cell).ainvoke(
+                    {"messages": turn, "done": False},
+                    config={"configurable": {"run": run}, "recursion_limit": 4 * run.max_steps + 10},
+                )
+                final_messages = state.get("messages", turn)
             error_class = run.stop_reason
             outcome = cell.workflow.grade(task, env, Transcript(messages=final_messages, reply=run.reply))
         except LLMError as exc:
@@ -268,6 +497,11 @@ class Runner:
             error_class = "agent_error"
             outcome = Outcome.error(f"{type(exc).__name__}: {exc}")
         cost = llm.cost_usd
+        calls, usage = tuple(llm.calls), llm.usage
+        if user_llm is not None:  # the user simulator's calls: in the record, role 'user_sim'
+            user_cost = user_llm.cost_usd
+            cost = None if cost is None or user_cost is None else cost + user_cost
+            calls, usage = calls + tuple(user_llm.calls), usage + user_llm.usage
         return TrialRecord(
             cell=cell.label,
             workflow=cell.workflow.name,
@@ -279,8 +513,8 @@ class Runner:
             seed=seed,
             outcome=outcome,
             error_class=error_class,
-            calls=tuple(llm.calls),
-            usage=llm.usage,
+            calls=calls,
+            usage=usage,
             cost_usd=cost if cost is None else Decimal(cost),
             steps=run.steps,
             tool_log=tuple(
@@ -292,6 +526,7 @@ class Runner:
                 for c in env.calls
             ),
             invalid_tool_calls=env.invalid_calls,
+            lost_calls=tuple(self.options.lost_calls.get((cell.label, task.id, k), ())),
             started_at=started,
             duration_s=time.perf_counter() - t0,
             reply=run.reply,

@@ -22,6 +22,7 @@ from roibench.economics import OutcomePricing, ValueModel
 from roibench.errors import InputError
 from roibench.pricing import FxTable, PriceCard
 from roibench.providers import PRESETS, Provider
+from roibench.sim.faults import FaultSpec
 
 
 class PriceSpec(BaseModel):
@@ -56,6 +57,9 @@ class ModelSpec(BaseModel):
     concurrency: int | None = Field(None, gt=0, description="Max requests in flight.")
     timeout_s: float = Field(60.0, gt=0, description="Per-request timeout.")
     max_retries: int = Field(4, ge=0, description="Retries after a transient failure.")
+    rpm: int | None = Field(None, gt=0, description="Requests per minute allowed (endpoint).")
+    tpm: int | None = Field(None, gt=0, description="Tokens per minute allowed (endpoint).")
+    faults: FaultSpec | None = Field(None, description="Simulator only: injected fault rates.")
     price: PriceSpec | None = Field(None, description="Inline price card.")
     card_ref: str | None = Field(
         None,
@@ -114,6 +118,14 @@ class WorkflowRef(BaseModel):
     dataset: str | None = Field(None, description="Task file, relative to the suite file.")
     limit: int | None = Field(None, gt=0, description="Use only the first N tasks.")
     value_model: ValueModel | None = Field(None, description="Override the workflow's baseline.")
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="Workflow-specific settings (the workflow checks them)."
+    )
+    user_model: str | ModelSpec | None = Field(
+        None,
+        description="User simulator for multi-turn workflows: a [[models]] name, or a model "
+        "table of its own. Its calls are priced and reported apart from the agent's.",
+    )
 
 
 class AgentRef(BaseModel):

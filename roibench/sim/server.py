@@ -227,9 +227,10 @@ class SimServer:
             except ValueError as exc:
                 await self._send_json(writer, 400, _error(str(exc), "invalid_request_error"))
                 return True
+        # draw on the conversation as sent: a retried step after a garbled call is a new draw
+        draw = _FaultDraw(faults, request, headers.get(ATTEMPT_HEADER, "0"))
         messages = _without_malformed_turns(request.get("messages") or [])
         request = {**request, "messages": messages}
-        draw = _FaultDraw(faults, request, headers.get(ATTEMPT_HEADER, "0"))
         if draw.hit("connection_reset"):
             self.faults_injected += 1
             writer.transport.abort()

@@ -1,0 +1,44 @@
+"""`roibench log JOURNAL`: log a finished (or interrupted) run to MLflow from its journal —
+for runs whose tracking server was unreachable, or to log to another server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add the command."""
+    app.command(name="log")(log_journal)
+
+
+def log_journal(
+    journal: Annotated[Path, typer.Argument(help="journal.jsonl of a run.")],
+    experiment: Annotated[str | None, typer.Option(help="MLflow experiment name.")] = None,
+) -> None:
+    """Log a run's journal to MLflow (MLFLOW_TRACKING_URI), as `roibench run` would have."""
+    from rich.console import Console
+
+    from roibench.errors import InputError
+    from roibench.journal import read_journal
+    from roibench.session import group_trials, log_to_mlflow, plan_from_journal, summarize
+
+    err = Console(stderr=True)
+    try:
+        contents = read_journal(journal)
+        plan = plan_from_journal(contents, journal)
+    except InputError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    by_cell = group_trials(plan, contents.trials)
+    summaries = summarize(plan, by_cell)
+    run_name = str(contents.header.get("run_name") or plan.suite.config.name)
+    logged = log_to_mlflow(plan, by_cell, summaries, journal, run_name, experiment)
+    if logged.error is not None:
+        err.print(f"[bold red]MLflow not logged:[/] {logged.error}", highlight=False)
+        raise typer.Exit(1)
+    Console().print(
+        f"logged {len(contents.trials)} trials as run {logged.run_id} at {logged.tracking_uri}"
+    )

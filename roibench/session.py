@@ -1,0 +1,182 @@
+"""One suite invocation, start to finish: plan, preflight, run into the journal, summarise,
+log to MLflow — and the same from a journal alone (`roibench log`, resume)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from roibench.errors import InputError
+from roibench.journal import JournalContents
+from roibench.records import TrialRecord
+from roibench.runner import RunPlan, plan_suite
+from roibench.suite import parse_suite
+from roibench.summary import CellSummary, summarize_cell
+
+
+@dataclass
+class Overrides:
+    """Command-line values that replace the suite's (recorded in the journal header)."""
+
+    trials: int | None = None
+    limit: int | None = None
+    concurrency: int | None = None
+    seed: int | None = None
+
+    def as_dict(self) -> dict[str, int | None]:
+        """For the journal header."""
+        return {"trials": self.trials, "limit": self.limit, "concurrency": self.concurrency,
+                "seed": self.seed}  # fmt: skip
+
+
+def plan_from_journal(contents: JournalContents, journal: Path) -> RunPlan:
+    """Rebuild the plan a journal was written for, from the suite text it recorded."""
+    header = contents.header
+    text = header.get("suite_text")
+    suite_file = header.get("suite_file")
+    if not isinstance(text, str) or not isinstance(suite_file, str):
+        raise InputError("journal header lacks the suite text", file=journal, line=1)
+    loaded = parse_suite(text, Path(suite_file))
+    o = header.get("overrides") or {}
+    return plan_suite(
+        loaded,
+        trials=o.get("trials"),
+        limit=o.get("limit"),
+        concurrency=o.get("concurrency"),
+        seed=o.get("seed"),
+    )
+
+
+def group_trials(plan: RunPlan, trials: Sequence[TrialRecord]) -> dict[str, list[TrialRecord]]:
+    """Trials by cell label, in the plan's cell order."""
+    by_cell: dict[str, list[TrialRecord]] = {c.label: [] for c in plan.cells}
+    for t in trials:
+        by_cell.setdefault(t.cell, []).append(t)
+    return by_cell
+
+
+def summarize(plan: RunPlan, by_cell: dict[str, list[TrialRecord]]) -> dict[str, CellSummary]:
+    """Every cell's figures."""
+    return {
+        cell.label: summarize_cell(
+            cell.label,
+            by_cell.get(cell.label, []),
+            cell.workflow.value_model,
+            plan.suite.config.outcome_pricing,
+            write_tools=cell.workflow.write_tools,
+            seed=plan.seed,
+        )
+        for cell in plan.cells
+    }
+
+
+@dataclass
+class PreflightProblem:
+    """Why an endpoint cannot be used."""
+
+    provider: str
+    message: str
+
+
+def preflight(plan: RunPlan, timeout_s: float = 5.0) -> list[PreflightProblem]:
+    """Check each real endpoint before the run: the key is set, the endpoint answers, and it
+    accepts the key (GET /models; no tokens are spent). The simulator is skipped."""
+    problems: list[PreflightProblem] = []
+    seen: set[tuple[str, str]] = set()
+    for model in plan.suite.config.models:
+        provider = model.resolved_provider()
+        if provider.simulated or provider.base_url is None:
+            continue
+        key = (provider.name, provider.base_url)
+        if key in seen:
+            continue
+        seen.add(key)
+        secret = provider.api_key()
+        if secret is None and not provider.key_optional:
+            problems.append(PreflightProblem(
+                provider.name,
+                f"provider {provider.name!r} needs an API key: set {provider.api_key_env}",
+            ))  # fmt: skip
+            continue
+        headers = {"Authorization": f"Bearer {secret}"} if secret else {}
+        url = provider.base_url.rstrip("/") + "/models"
+        try:
+            response = httpx.get(url, headers=headers, timeout=timeout_s)
+        except httpx.HTTPError as exc:
+            problems.append(PreflightProblem(
+                provider.name,
+                f"cannot reach provider {provider.name!r} at {provider.base_url} "
+                f"({type(exc).__name__}); check base_url and the network",
+            ))  # fmt: skip
+            continue
+        if response.status_code in (401, 403):
+            problems.append(PreflightProblem(
+                provider.name,
+                f"provider {provider.name!r} rejected the API key in {provider.api_key_env} "
+                f"(HTTP {response.status_code})",
+            ))  # fmt: skip
+    return problems
+
+
+@dataclass
+class MlflowOutcome:
+    """Whether logging worked."""
+
+    run_id: str | None
+    tracking_uri: str
+    error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def tracking_reachable(uri: str, timeout_s: float = 3.0) -> str | None:
+    """None if an HTTP tracking server answers its health check, else why not. Local stores
+    (sqlite, files) are always reachable."""
+    if not uri.startswith(("http://", "https://")):
+        return None
+    try:
+        httpx.get(uri.rstrip("/") + "/health", timeout=timeout_s)
+    except httpx.HTTPError as exc:
+        return f"{type(exc).__name__} connecting to {uri}"
+    return None
+
+
+def log_to_mlflow(
+    plan: RunPlan,
+    by_cell: dict[str, list[TrialRecord]],
+    summaries: dict[str, CellSummary],
+    journal_path: Path,
+    run_name: str,
+    experiment: str | None,
+    *,
+    notes: dict[str, str] | None = None,
+) -> MlflowOutcome:
+    """Log the run; on an unreachable or failing tracking server, say so instead of raising
+    (the journal already holds everything; `roibench log` retries later)."""
+    import mlflow
+
+    from roibench.mlflow_sink import log_suite_run
+    from roibench.secrets import redact
+
+    uri = mlflow.get_tracking_uri()
+    problem = tracking_reachable(uri)
+    if problem is not None:
+        return MlflowOutcome(None, uri, problem)
+    try:
+        run_id = log_suite_run(plan, by_cell, summaries, journal_path, run_name, experiment)
+    except Exception as exc:  # the run's results are safe in the journal whatever happens here
+        return MlflowOutcome(None, uri, redact(f"{type(exc).__name__}: {exc}")[:500])
+    del notes
+    return MlflowOutcome(run_id, uri)
+
+
+def fresh_spend(trials: Sequence[TrialRecord]) -> Decimal:
+    """Money actually paid by these trials (cached calls excluded)."""
+    return sum(
+        (c.cost_usd for t in trials for c in t.calls if c.cost_usd is not None and not c.cached),
+        Decimal(0),
+    )
