@@ -16,6 +16,11 @@ from roibench.workflow import Env, Workflow
 
 BUILTIN_WORKFLOWS = {
     "refunds": "roibench.workflows.refunds:RefundsWorkflow",
+    "accounts_payable": "roibench.workflows.accounts_payable:AccountsPayableWorkflow",
+    "claims": "roibench.workflows.claims:ClaimsWorkflow",
+    "kyc_aml": "roibench.workflows.kyc_aml:KycAmlWorkflow",
+    "it_helpdesk": "roibench.workflows.it_helpdesk:ItHelpdeskWorkflow",
+    "tau_retail": "roibench.workflows.tau_retail:TauRetailWorkflow",
 }
 BUILTIN_AGENTS = {
     "react": "roibench.agents.react:ReactAgent",
