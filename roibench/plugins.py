@@ -7,6 +7,7 @@ import hashlib
 import importlib
 import importlib.util
 import sys
+import types
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,14 @@ def _kind(obj: Any) -> str:
 
 
 def _public_names(module: Any) -> str:
-    names = [n for n in vars(module) if not n.startswith("_")]
+    """The module's own public names (not what it imported)."""
+    names = [
+        n
+        for n, v in vars(module).items()
+        if not n.startswith("_")
+        and not isinstance(v, types.ModuleType)
+        and getattr(v, "__module__", module.__name__) == module.__name__
+    ]
     shown = ", ".join(sorted(names)[:12]) + (", ..." if len(names) > 12 else "")
     return shown or "no public names"
 
@@ -122,6 +130,7 @@ def load_reference(ref: str, group: str, builtins: dict[str, str], base_dirs: li
         if target.endswith(".py") or "/" in target or "\\" in target:
             path = Path(target).expanduser()
             candidates = [path] if path.is_absolute() else [d / path for d in base_dirs]
+            candidates = list(dict.fromkeys(candidates))
             for candidate in candidates:
                 if candidate.is_file():
                     return _load_file(candidate, attr, ref)
