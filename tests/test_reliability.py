@@ -77,12 +77,12 @@ def test_fault_mix_run_completes_with_every_trial_accounted(tmp_path: Path) -> N
         "malformed_tool_args = 0.02\nretry_after_s = 0.05\nslow_s = 1.5\n"
     )
     models = sim_model("sim/frontier", "timeout_s = 0.5\nmax_retries = 6\n" + faults)
-    (tmp_path / "s.toml").write_text(suite_text(models, trials=3, limit=20, concurrency=16))
+    (tmp_path / "s.toml").write_text(suite_text(models, trials=3, limit=16, concurrency=16))
     out = roibench("run", "s.toml", "--out", "runs", "--no-mlflow", cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     trials = journal_trials(only_journal(tmp_path / "runs"))
-    assert len(trials) == 20 * 3
-    assert len({(t["task_id"], t["trial"]) for t in trials}) == 60
+    assert len(trials) == 16 * 3
+    assert len({(t["task_id"], t["trial"]) for t in trials}) == 48
     calls = [c for t in trials for c in t["calls"]]
     errors = {c["error"] for c in calls if c["error"]}
     assert {"rate_limited", "api_error", "timeout"} <= errors
@@ -105,7 +105,10 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path: Path) -> Non
         (d / "s.toml").write_text(text)
     ref = roibench("run", "s.toml", "--out", "runs", "--no-mlflow", cwd=ref_dir)
     assert ref.returncode == 0, ref.stderr[-2000:]
-    reference = {(t["cell"], t["task_id"], t["trial"]): t for t in journal_trials(only_journal(ref_dir / "runs"))}
+    reference = {
+        (t["cell"], t["task_id"], t["trial"]): t
+        for t in journal_trials(only_journal(ref_dir / "runs"))
+    }
     assert len(reference) == total
 
     kill_after = random.Random(os.urandom(8)).randint(3, total - 10)
@@ -153,19 +156,22 @@ def journal_trials_tolerant(path: Path) -> list[dict[str, Any]]:
 
 def test_spend_cap_holds(tmp_path: Path) -> None:
     models = sim_model("sim/frontier")
-    (tmp_path / "s.toml").write_text(suite_text(models, trials=2, limit=20, concurrency=8))
+    (tmp_path / "s.toml").write_text(suite_text(models, trials=2, limit=10, concurrency=8))
     full = roibench("run", "s.toml", "--out", "full", "--no-mlflow", cwd=tmp_path)
     assert full.returncode == 0
     full_spend = total_cost(journal_trials(only_journal(tmp_path / "full")))
     cap = (full_spend / 3).quantize(Decimal("0.000001"))
-    capped = roibench("run", "s.toml", "--out", "capped", "--max-spend", str(cap), cwd=tmp_path)
+    capped = roibench(
+        "run", "s.toml", "--out", "capped", "--max-spend", str(cap), "--no-mlflow", cwd=tmp_path
+    )
     assert capped.returncode == 0, capped.stderr[-2000:]
     trials = journal_trials(only_journal(tmp_path / "capped"))
     spent = total_cost(trials)
     assert spent <= cap
-    assert 0 < len(trials) < 40
+    assert 0 < len(trials) < 20
     assert "spend cap reached" in capped.stderr
-    assert "MLflow: run" in capped.stdout  # complete metrics for what ran
+    # complete metrics for what ran: the results table covers the trials in the journal
+    assert "Results per cell" in capped.stdout and "sim/frontier" in capped.stdout
 
 
 def test_response_cache_makes_no_model_calls_on_rerun(tmp_path: Path, refunds_tasks) -> None:
@@ -176,11 +182,15 @@ def test_response_cache_makes_no_model_calls_on_rerun(tmp_path: Path, refunds_ta
             f'base_url = "{server.base_url}"\n{PRICE}'
         )
         (tmp_path / "s.toml").write_text(suite_text(models, trials=2, limit=6))
-        first = roibench("run", "s.toml", "--out", "r1", "--cache", "c.sqlite", "--no-mlflow", cwd=tmp_path)
+        first = roibench(
+            "run", "s.toml", "--out", "r1", "--cache", "c.sqlite", "--no-mlflow", cwd=tmp_path
+        )
         assert first.returncode == 0, first.stderr[-2000:]
         calls_made = server.requests
         assert calls_made > 0
-        second = roibench("run", "s.toml", "--out", "r2", "--cache", "c.sqlite", "--no-mlflow", cwd=tmp_path)
+        second = roibench(
+            "run", "s.toml", "--out", "r2", "--cache", "c.sqlite", "--no-mlflow", cwd=tmp_path
+        )
         assert second.returncode == 0, second.stderr[-2000:]
         assert server.requests == calls_made  # nothing new reached the model
         t1 = journal_trials(only_journal(tmp_path / "r1"))
@@ -197,7 +207,7 @@ class _BillingHandler(BaseHTTPRequestHandler):
     status = 402
     hits = 0
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         type(self).hits += 1
         self.rfile.read(int(self.headers.get("content-length", 0)))
         self.send_response(self.status)
@@ -206,7 +216,7 @@ class _BillingHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(self.body)
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self.send_response(200)
         self.send_header("Content-Length", "2")
         self.end_headers()
@@ -218,10 +228,10 @@ class _BillingHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def billing_server(shared_data: Path) -> Iterator[tuple[str, type[_BillingHandler]]]:
-    handler = type("H", (_BillingHandler,), {
-        "body": (shared_data / "provider-payloads/deepseek-error-402-insufficient-balance.json").read_bytes(),
-        "hits": 0,
-    })  # fmt: skip
+    body = (
+        shared_data / "provider-payloads/deepseek-error-402-insufficient-balance.json"
+    ).read_bytes()
+    handler = type("H", (_BillingHandler,), {"body": body, "hits": 0})
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -309,7 +319,9 @@ def free_port() -> int:
 def test_unreachable_mlflow_then_roibench_log(tmp_path: Path) -> None:
     (tmp_path / "s.toml").write_text(suite_text(sim_model(), trials=1, limit=4))
     dead = f"http://127.0.0.1:{free_port()}"
-    out = roibench("run", "s.toml", "--out", "runs", cwd=tmp_path, env={"MLFLOW_TRACKING_URI": dead})
+    out = roibench(
+        "run", "s.toml", "--out", "runs", cwd=tmp_path, env={"MLFLOW_TRACKING_URI": dead}
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "MLflow not logged" in out.stderr and "roibench log" in out.stderr
     journal = only_journal(tmp_path / "runs")
