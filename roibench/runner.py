@@ -156,7 +156,8 @@ def _user_model(suite: LoadedSuite, index: int) -> tuple[ModelSpec | None, Price
                 f"user_model {spec!r} is not a model of the suite (models: {', '.join(names)})",
                 file=suite.path, field=field_name,
             )
-        return suite.config.models[names.index(spec)], model_pricer(catalog, suite, names.index(spec))
+        j = names.index(spec)
+        return suite.config.models[j], model_pricer(catalog, suite, j)
     try:
         pricer = catalog.resolve(
             provider=spec.provider,
@@ -475,6 +476,7 @@ class Runner:
                 config={"configurable": {"run": run}, "recursion_limit": 4 * run.max_steps + 10},
             )
             final_messages = state.get("messages", messages)
+            limit = 4 * run.max_steps + 10
             while run.stop_reason is None:
                 ctx.turn += 1
                 said = await cell.workflow.user_turn(
@@ -485,7 +487,7 @@ class Runner:
                 turn = [*final_messages, {"role": "user", "content": said}]
                 state = await self._graph(cell).ainvoke(
                     {"messages": turn, "done": False},
-                    config={"configurable": {"run": run}, "recursion_limit": 4 * run.max_steps + 10},
+                    config={"configurable": {"run": run}, "recursion_limit": limit},
                 )
                 final_messages = state.get("messages", turn)
             error_class = run.stop_reason

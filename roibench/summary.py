@@ -30,6 +30,48 @@ def _f(value: Decimal | float | None) -> float | None:
     return None if value is None else float(value)
 
 
+USER_SIM_ROLE = "user_sim"
+
+
+def _agent_view(trial: TrialRecord) -> TrialRecord:
+    """The trial without its user-simulator calls: spend, cost per outcome, ROI, tokens and
+    latency are the agent's; the user simulator is reported apart (`user_sim_*` metrics)."""
+    if all(c.role != USER_SIM_ROLE for c in trial.calls):
+        return trial
+    calls = tuple(c for c in trial.calls if c.role != USER_SIM_ROLE)
+    costs = [c.cost_usd for c in calls]
+    cost = (
+        None
+        if any(x is None for x in costs)
+        else sum((x for x in costs if x is not None), Decimal(0))
+    )
+    usage = sum((c.usage for c in calls), Usage())
+    return trial.model_copy(update={"calls": calls, "cost_usd": cost, "usage": usage})
+
+
+def _user_sim_metrics(
+    trials: Sequence[TrialRecord], econ: CellEconomics
+) -> dict[str, float | None]:
+    """The user simulator's spend and requests, and spend / cost per outcome with it included:
+    cost_per_outcome_with_user_sim_usd = (agent spend + user-simulator spend) / S."""
+    calls = [c for t in trials for c in t.calls if c.role == USER_SIM_ROLE]
+    spend: Decimal | None = Decimal(0)
+    if any(c.cost_usd is None for c in calls):
+        spend = None
+    else:
+        spend = sum((c.cost_usd for c in calls if c.cost_usd is not None), Decimal(0))
+    both = None if spend is None or econ.spend_usd is None else econ.spend_usd + spend
+    resolved = econ.counts.resolved
+    return {
+        "user_sim_requests": float(sum(c.usage.requests for c in calls)),
+        "user_sim_spend_usd": _f(spend),
+        "spend_with_user_sim_usd": _f(both),
+        "cost_per_outcome_with_user_sim_usd": _f(both / resolved)
+        if both is not None and resolved
+        else None,
+    }
+
+
 def summarize_cell(
     label: str,
     trials: Sequence[TrialRecord],
@@ -40,6 +82,7 @@ def summarize_cell(
     seed: int = 0,
 ) -> CellSummary:
     """Economics plus the metric dict logged to MLflow. Undefined figures are left out."""
+    all_trials, trials = trials, [_agent_view(t) for t in trials]  # user simulator apart
     econ = cell_economics(trials, value, pricing, write_tools=write_tools, bootstrap_seed=seed)
     c = econ.counts
     total = c.total or 1
@@ -96,6 +139,7 @@ def summarize_cell(
         m["price_corridor_high_usd"] = float(econ.price_corridor_usd[1])
     for k, v in econ.pass_hat.items():
         m[f"pass_hat_{k}"] = v
+    m.update(_user_sim_metrics(all_trials, econ))
     return CellSummary(
         label=label,
         economics=econ,

@@ -12,13 +12,16 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar, cast, get_type_hints
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from roibench.economics import ValueModel
 from roibench.outcomes import Outcome
-from roibench.tasks import Action, Task
+from roibench.tasks import Action, Dataset, Task, load_dataset
+
+if TYPE_CHECKING:
+    from roibench.llm import ChatModel
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -181,6 +184,19 @@ class Transcript:
     reply: str = ""
 
 
+@dataclass
+class UserTurnContext:
+    """What the runner gives a workflow's `user_turn`."""
+
+    llm: ChatModel | None
+    """The user simulator's model (the suite's `user_model`); None when the suite names none.
+    Its calls are recorded with role 'user_sim' and priced apart from the agent's."""
+    seed: int
+    """The trial's seed."""
+    turn: int = 0
+    """User messages so far: 0 asks for the opening message."""
+
+
 def missing_facts(reply: str, facts: list[str]) -> list[str]:
     """Required facts that the reply does not state (case-insensitive substring match)."""
     lowered = reply.lower()
@@ -206,6 +222,31 @@ class Workflow:
     def validate_task(self, task: Task) -> None:
         """Raise ValueError if the task's state is malformed for this workflow."""
         del task
+
+    def configure(self, options: dict[str, Any], *, user_simulator: bool = False) -> None:
+        """Apply the suite's `options` for this workflow; `user_simulator` is True when the
+        suite names a `user_model` for it. Raise ValueError for what the workflow cannot use."""
+        if options:
+            got = ", ".join(sorted(options))
+            raise ValueError(f"workflow {self.name!r} takes no options (got {got})")
+        if user_simulator:
+            raise ValueError(f"workflow {self.name!r} does not converse with a user simulator")
+
+    def load_tasks(self, path: Path) -> Dataset:
+        """The tasks at `path` (the suite's dataset, or the default): JSONL by default."""
+        return load_dataset(path, self.validate_task)
+
+    async def user_turn(
+        self, task: Task, env: Env, transcript: Transcript, ctx: UserTurnContext
+    ) -> str | None:
+        """The user's next message, or None to end the conversation (the default: one turn).
+
+        The runner asks once before the agent's first turn (`ctx.turn == 0`, empty transcript;
+        None there means `task.prompt`), then after every agent reply; a message is appended
+        and the agent graph runs again.
+        """
+        del task, env, transcript, ctx
+        return None
 
     def new_env(self, task: Task) -> Env:
         """A fresh env for one trial."""

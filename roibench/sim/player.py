@@ -85,6 +85,10 @@ class SimPlayer:
 
     def plan(self, task: Task, profile: SimProfile, seed: int, tool_names: set[str]) -> Plan:
         """Decide this trial's behaviour: deterministic in (seed, task, profile)."""
+        from roibench.sim import tau  # τ retail tasks deviate in τ-shaped ways
+
+        if tau.is_tau_task(task):
+            return tau.tau_plan(task, profile, seed, tool_names)
         mult = profile.tier_multiplier.get(task.tier, 1.0)
         u = unit_hash(seed, task.id, profile.name)
         tempted = (
@@ -135,6 +139,11 @@ class SimPlayer:
         profile: SimProfile,
     ) -> tuple[dict[str, Any], str]:
         """The chat.completion body for a request, and the deviation played (for logs)."""
+        from roibench.sim import tau  # a user-simulator request is answered as the customer
+
+        as_user = tau.respond_as_user(self, request, profile)
+        if as_user is not None:
+            return as_user
         messages: list[dict[str, Any]] = request.get("messages") or []
         tools: list[dict[str, Any]] = request.get("tools") or []
         tool_names = {t.get("function", {}).get("name", "") for t in tools}
