@@ -30,14 +30,18 @@ class ValueModel(BaseModel):
     unit: str = Field(description="Unit of work, e.g. 'support ticket'.")
     human_cost_per_task_usd: Decimal = Field(gt=0, description="Fully loaded cost per unit.")
     escalation_cost_usd: Decimal | None = Field(
-        None, ge=0, description="Cost of a human finishing an escalated unit; default: human cost."
+        default=None,
+        ge=0,
+        description="Cost of a human finishing an escalated unit; default: human cost.",
     )
     rework_cost_usd: Decimal = Field(
-        ZERO, ge=0, description="Extra cost of undoing a wrong result, on top of redoing it."
+        default=ZERO,
+        ge=0,
+        description="Extra cost of undoing a wrong result, on top of redoing it.",
     )
     source: str = Field(description="Who published the human cost figure.")
     source_url: str | None = None
-    as_of: date | None = Field(None, description="Date of the figure.")
+    as_of: date | None = Field(default=None, description="Date of the figure.")
 
     @property
     def escalation_usd(self) -> Decimal:
@@ -53,13 +57,17 @@ class OutcomePricing(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     scheme: Literal["per_resolution", "per_conversation", "per_action", "hybrid"] = Field(
-        "per_resolution", description="What is billed."
+        default="per_resolution", description="What is billed."
     )
     price_usd: Decimal = Field(ge=0, description="Price per billable unit.")
-    base_fee_usd: Decimal = Field(ZERO, ge=0, description="Hybrid: fee per conversation.")
-    bill_escalations: bool = Field(False, description="Escalated conversations are billed.")
-    refund_harmful: bool = Field(True, description="Harmful outcomes are refunded, not billed.")
-    reference: str = Field("", description="A published price this mirrors, e.g. Intercom Fin.")
+    base_fee_usd: Decimal = Field(default=ZERO, ge=0, description="Hybrid: fee per conversation.")
+    bill_escalations: bool = Field(default=False, description="Escalated conversations are billed.")
+    refund_harmful: bool = Field(
+        default=True, description="Harmful outcomes are refunded, not billed."
+    )
+    reference: str = Field(
+        default="", description="A published price this mirrors, e.g. Intercom Fin."
+    )
 
     def billable_units(self, counts: Counts, actions: int) -> int:
         """How many units are billed for a cell's outcomes (`actions` = write tool calls)."""

@@ -19,7 +19,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
@@ -39,6 +39,8 @@ BUNDLED_CARDS = DATA_DIR / "price_cards.yaml"
 BUNDLED_FX = DATA_DIR / "fx.yaml"
 GENAI_PRICES_VERSION = "0.2.3"
 GENAI_PREFIX = "genai-prices:"
+FX_DIGITS = 12
+"""Significant digits of the USD-per-unit multiplier (see FxRate.usd_per_unit)."""
 
 Currency = Literal["USD", "CNY"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -55,8 +57,12 @@ class PriceRates(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     input_per_mtok: Decimal = Field(ge=0, description="Uncached input, per 1M tokens.")
-    cache_read_per_mtok: Decimal | None = Field(None, ge=0, description="Cache hits, per 1M.")
-    cache_write_per_mtok: Decimal | None = Field(None, ge=0, description="Cache writes, per 1M.")
+    cache_read_per_mtok: Decimal | None = Field(
+        default=None, ge=0, description="Cache hits, per 1M."
+    )
+    cache_write_per_mtok: Decimal | None = Field(
+        default=None, ge=0, description="Cache writes, per 1M."
+    )
     output_per_mtok: Decimal = Field(ge=0, description="Output incl. reasoning, per 1M tokens.")
 
     def cost(self, usage: Usage) -> Decimal:
@@ -100,8 +106,10 @@ class PriceTier(PriceRates):
 class PriceWindow(PriceRates):
     """Prices during a time-of-day window on given weekdays (UTC), e.g. DeepSeek's peak hours."""
 
-    name: str = Field("window", description="e.g. 'peak'.")
-    days: tuple[Weekday, ...] = Field(_WEEKDAYS, description="Weekdays it applies on (UTC).")
+    name: str = Field(default="window", description="e.g. 'peak'.")
+    days: tuple[Weekday, ...] = Field(
+        default=_WEEKDAYS, description="Weekdays it applies on (UTC)."
+    )
     utc: tuple[str, ...] = Field(
         min_length=1, description="UTC 'HH:MM-HH:MM' ranges, start inclusive, end exclusive."
     )
@@ -143,23 +151,25 @@ class PriceCard(PriceRates):
     """
 
     id: str | None = Field(
-        None, description="Reference for `price_card = ...`, e.g. 'qwen/qwen-flash'."
+        default=None, description="Reference for `price_card = ...`, e.g. 'qwen/qwen-flash'."
     )
     model: str = Field(description="Model id as sent to the API.")
-    aliases: tuple[str, ...] = Field((), description="Other model ids the card prices.")
-    provider: str | None = Field(None, description="Provider preset the card applies to.")
-    providers: tuple[str, ...] = Field((), description="More provider presets it applies to.")
-    currency: Currency = Field("USD", description="Currency of every price on the card.")
-    tiers: tuple[PriceTier, ...] = Field((), description="Prices by prompt length.")
-    windows: tuple[PriceWindow, ...] = Field((), description="Prices by time of day (UTC).")
-    max_input_tokens: int | None = Field(
-        None, gt=0, description="Longer prompts are unpriced (prices not published)."
+    aliases: tuple[str, ...] = Field(default=(), description="Other model ids the card prices.")
+    provider: str | None = Field(default=None, description="Provider preset the card applies to.")
+    providers: tuple[str, ...] = Field(
+        default=(), description="More provider presets it applies to."
     )
-    effective_from: date | None = Field(None, description="First UTC day the prices apply.")
-    effective_to: date | None = Field(None, description="Last UTC day the prices apply.")
-    source_url: str | None = Field(None, description="Where the prices were read.")
-    checked: date | None = Field(None, description="When they were last checked there.")
-    note: str = Field("", description="Caveats: derived figures, assumptions.")
+    currency: Currency = Field(default="USD", description="Currency of every price on the card.")
+    tiers: tuple[PriceTier, ...] = Field(default=(), description="Prices by prompt length.")
+    windows: tuple[PriceWindow, ...] = Field(default=(), description="Prices by time of day (UTC).")
+    max_input_tokens: int | None = Field(
+        default=None, gt=0, description="Longer prompts are unpriced (prices not published)."
+    )
+    effective_from: date | None = Field(default=None, description="First UTC day the prices apply.")
+    effective_to: date | None = Field(default=None, description="Last UTC day the prices apply.")
+    source_url: str | None = Field(default=None, description="Where the prices were read.")
+    checked: date | None = Field(default=None, description="When they were last checked there.")
+    note: str = Field(default="", description="Caveats: derived figures, assumptions.")
 
     @model_validator(mode="after")
     def _consistent(self) -> PriceCard:
@@ -252,6 +262,15 @@ class FxRate(BaseModel):
     source_url: str | None = None
     note: str = ""
 
+    @property
+    def usd_per_unit(self) -> Decimal:
+        """The multiplier used: 1 / units_per_usd to 12 significant digits. A finite decimal,
+        so every converted amount is exact and sums and doublings of USD costs stay exact
+        (the 1e-12 relative difference from 1/7.25 is far below any FX uncertainty)."""
+        with localcontext() as ctx:
+            ctx.prec = FX_DIGITS
+            return Decimal(1) / self.units_per_usd
+
     def describe(self) -> str:
         """'1 USD = 7.25 CNY (2026-06-01)'."""
         return f"1 USD = {self.units_per_usd} {self.currency} ({self.as_of})"
@@ -284,7 +303,7 @@ class FxTable(BaseModel):
         """Convert `amount` in `currency` to USD at the rate for day `on`."""
         if currency == "USD":
             return amount
-        return amount / self.rate(currency, on).units_per_usd
+        return amount * self.rate(currency, on).usd_per_unit
 
     def overlay(self, other: FxTable | None) -> FxTable:
         """This table with `other`'s rates replacing it for the currencies `other` has."""
@@ -518,6 +537,7 @@ class CardPricer:
         if card.currency != "USD":
             rate = self.fx.rate(card.currency, on)
             out["fx_rate"] = rate.describe()
+            out["fx_usd_per_unit"] = str(rate.usd_per_unit)
             out["fx_date"] = str(rate.as_of)
             out["fx_source"] = rate.source_url or ""
         return out

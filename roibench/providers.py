@@ -22,26 +22,30 @@ class Provider(BaseModel):
     name: str = Field(description="Preset name used in suites, e.g. 'deepseek'.")
     base_url: str | None = Field(description="Chat Completions base URL; None = must be given.")
     api_key_env: str | None = Field(description="Environment variable holding the API key.")
-    key_optional: bool = Field(False, description="Local servers accept any or no key.")
-    usage_dialect: UsageDialect = Field("openai", description="Where cache tokens live.")
+    key_optional: bool = Field(default=False, description="Local servers accept any or no key.")
+    usage_dialect: UsageDialect = Field(default="openai", description="Where cache tokens live.")
     reasoning_field: Literal["reasoning_content", "reasoning", "reasoning_details"] | None = Field(
-        None, description="Message field that carries reasoning text, if any."
+        default=None, description="Message field that carries reasoning text, if any."
     )
-    think_in_content: bool = Field(False, description="Reasoning arrives as <think> in content.")
+    think_in_content: bool = Field(
+        default=False, description="Reasoning arrives as <think> in content."
+    )
     echo_reasoning: bool = Field(
-        False,
+        default=False,
         description="Assistant tool-call turns must carry their reasoning_content back in later "
         "requests (DeepSeek and Kimi thinking mode answer 400 otherwise).",
     )
     tool_choice_values: tuple[str, ...] = Field(
-        ("auto", "none", "required"), description="tool_choice values the endpoint accepts."
+        default=("auto", "none", "required"), description="tool_choice values the endpoint accepts."
     )
     max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
     genai_prices_id: str | None = Field(
-        None, description="Provider id in genai-prices, for models it prices."
+        default=None, description="Provider id in genai-prices, for models it prices."
     )
-    simulated: bool = Field(False, description="The built-in simulator; results are tagged.")
-    docs: str = Field("", description="Where these facts come from.")
+    simulated: bool = Field(
+        default=False, description="The built-in simulator; results are tagged."
+    )
+    docs: str = Field(default="", description="Where these facts come from.")
 
     def api_key(self) -> str | None:
         """The key from the environment (never stored, never logged)."""

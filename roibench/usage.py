@@ -24,7 +24,9 @@ class Usage(BaseModel):
     input_tokens: int = Field(default=0, ge=0, description="Prompt tokens, cached ones included.")
     cache_read_tokens: int = Field(default=0, ge=0, description="Prompt tokens served from cache.")
     cache_write_tokens: int = Field(default=0, ge=0, description="Prompt tokens written to cache.")
-    output_tokens: int = Field(default=0, ge=0, description="Completion tokens, reasoning included.")
+    output_tokens: int = Field(
+        default=0, ge=0, description="Completion tokens, reasoning included."
+    )
     reasoning_tokens: int = Field(default=0, ge=0, description="Reasoning tokens (inside output).")
     requests: int = Field(default=0, ge=0, description="Number of API requests.")
 
