@@ -68,6 +68,4 @@ class FaultSpec(BaseModel):
     @property
     def any(self) -> bool:
         """True when some fault has a non-zero rate."""
-        return any(
-            v for k, v in self.model_dump().items() if k not in ("retry_after_s", "slow_s")
-        )
+        return any(v for k, v in self.model_dump().items() if k not in ("retry_after_s", "slow_s"))
