@@ -132,6 +132,20 @@ STOLEN = {  # coverage section -> items (description, value range)
 }
 
 
+SELLERS = {  # item -> who quotes its replacement
+    "Laptop, 14-inch": "TechHub Retail",
+    "Mirrorless camera with two lenses": "Shutter & Lens Co.",
+    "65-inch OLED television": "TechHub Retail",
+    "Gaming PC": "TechHub Retail",
+    "Diamond engagement ring": "Carter & Sons Jewellers",
+    "Gold wristwatch": "Carter & Sons Jewellers",
+    "Pearl necklace": "Carter & Sons Jewellers",
+    "Carbon road bicycle": "Velo Pro Shop",
+    "Leather sofa set": "HomeStyle Furniture",
+    "Power tools set": "BuildRight Hardware",
+}
+
+
 def money(value: Decimal | str | int | float) -> Decimal:
     return Decimal(str(value)).quantize(CENT)
 
@@ -255,12 +269,12 @@ class Gen:
         """Zero or one earlier, unrelated claim on the policy."""
         if self.rng.random() < 0.4:
             return []
-        self.n_claim += self.rng.randint(1, 50)
+        earlier = self.n_claim - self.rng.randint(500, 900)  # an older claim number
         start = date.fromisoformat(policy["effective_from"])
-        loss = start + timedelta(days=self.rng.randint(5, 40))
+        loss = start + timedelta(days=self.rng.randint(2, 15))  # before the open claim
         return [
             {
-                "claim_id": f"CLM-{self.n_claim}",
+                "claim_id": f"CLM-{earlier}",
                 "policy_id": pid,
                 "date_of_loss": iso(loss),
                 "cause_of_loss": "hail",
@@ -281,7 +295,7 @@ class Gen:
         description: str | None = None,
     ) -> Claim:
         """A dwelling repair claim with one contractor estimate equal to the amount claimed."""
-        loss_ago = self.rng.randint(8, 40)
+        loss_ago = self.rng.randint(14, 40)  # documents (up to 11 days later) predate today
         pid, pol = self.policy(renters=renters, loss_days_ago=loss_ago)
         loss = TODAY - timedelta(days=loss_ago)
         reported = loss + timedelta(days=self.rng.randint(1, 6))
@@ -320,7 +334,7 @@ class Gen:
 
     def theft_claim(self, section: str) -> tuple[Claim, str, str]:
         """A theft claim for one item, with a police report and a replacement quote."""
-        loss_ago = self.rng.randint(8, 40)
+        loss_ago = self.rng.randint(12, 40)  # the quote (up to 9 days later) predates today
         pid, pol = self.policy(renters=self.rng.random() < 0.4, loss_days_ago=loss_ago)
         loss = TODAY - timedelta(days=loss_ago)
         reported = loss + timedelta(days=self.rng.randint(1, 5))
@@ -349,14 +363,7 @@ class Gen:
                 ),
                 self.doc(
                     "replacement quote",
-                    self.rng.choice(
-                        [
-                            "TechHub Retail",
-                            "Carter & Sons Jewellers",
-                            "Velo Pro Shop",
-                            "HomeStyle Furniture",
-                        ]
-                    ),
+                    SELLERS[item],
                     reported + timedelta(days=self.rng.randint(1, 4)),
                     value,
                     f"Like-kind replacement for: {item}.",
@@ -581,7 +588,8 @@ def s_no_coverage(g: Gen, i: int) -> dict[str, Any]:
     loss = date.fromisoformat(c.claim["date_of_loss"])
     if i % 2:
         c.policy["status"] = "cancelled"
-        c.policy["cancelled_on"] = iso(loss - timedelta(days=g.rng.randint(5, 30)))
+        c.policy["cancelled_on"] = iso(loss - timedelta(days=g.rng.randint(3, 15)))
+        c.history = []
         c.policy["cancellation_reason"] = "non-payment of premium"
         why = "policy cancelled before the date of loss"
     else:
@@ -589,6 +597,7 @@ def s_no_coverage(g: Gen, i: int) -> dict[str, Any]:
         c.policy["effective_to"] = iso(end)
         c.policy["effective_from"] = iso(end - timedelta(days=364))
         c.policy["status"] = "expired"
+        c.history = g.history(c.pid, c.policy)
         why = "policy period ended before the date of loss (not renewed)"
     return deny_task(
         g,
@@ -656,6 +665,9 @@ def s_late(g: Gen, i: int) -> dict[str, Any]:
     c.policy["effective_to"] = iso(
         date.fromisoformat(c.policy["effective_from"]) + timedelta(days=364)
     )
+    for d in c.claim["documents"]:
+        d["date"] = iso(loss + timedelta(days=late + 1))
+    c.history = g.history(c.pid, c.policy)
     return deny_task(
         g,
         f"claims-medium-late-{i}",
@@ -698,10 +710,9 @@ def s_repeat_item(g: Gen, i: int) -> dict[str, Any]:
         if c.payable > 0:
             break
     start = date.fromisoformat(c.policy["effective_from"])
-    g.n_claim += g.rng.randint(1, 50)
     c.history.append(
         {
-            "claim_id": f"CLM-{g.n_claim}",
+            "claim_id": f"CLM-{int(c.cid.removeprefix('CLM-')) - g.rng.randint(100, 400)}",
             "policy_id": c.pid,
             "date_of_loss": iso(start + timedelta(days=g.rng.randint(3, 15))),
             "cause_of_loss": "theft",
@@ -742,6 +753,7 @@ def s_period_edge(g: Gen, i: int) -> dict[str, Any]:
     if i % 2:
         c.policy["effective_from"] = iso(loss)
         c.policy["effective_to"] = iso(loss + timedelta(days=364))
+        c.history = []  # no earlier claim on a policy that starts on the day of the loss
         note = "loss on the first day of the policy period (both days included): rule 2 covers it"
     else:
         loss = TODAY - timedelta(days=62)
@@ -751,6 +763,7 @@ def s_period_edge(g: Gen, i: int) -> dict[str, Any]:
         c.policy["effective_to"] = iso(loss + timedelta(days=264))
         for d in c.claim["documents"]:
             d["date"] = iso(loss + timedelta(days=61))
+        c.history = g.history(c.pid, c.policy)
         note = "reported exactly 60 days after the loss: rule 3 allows it"
     return pay_task(
         g,
