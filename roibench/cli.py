@@ -295,6 +295,10 @@ def sim(
         str | None,
         typer.Option(help="Require 'Authorization: Bearer $VAR' (tests key handling)."),
     ] = None,
+    latency: Annotated[
+        float | None,
+        typer.Option(min=0, help="Fixed latency in seconds for every profile (benchmarks)."),
+    ] = None,
 ) -> None:
     """Run the simulator as an OpenAI-compatible server for any client."""
     from roibench.plugins import BUILTIN_WORKFLOWS, resolve_workflow
@@ -322,10 +326,13 @@ def sim(
         key = os.environ.get(require_key_env)
         if not key:
             _fail_input(InputError(f"{require_key_env} is not set", field="--require-key-env"))
-    server = SimServer(tasks, host=host, port=port, faults=fault_spec, api_key=key)
+    server = SimServer(
+        tasks, host=host, port=port, faults=fault_spec, api_key=key, latency_s=latency
+    )
 
     async def serve() -> None:
         await server.start()
+        print(f"listening on {server.base_url}", flush=True)  # machine-readable first line
         console.print(
             f"roibench simulator on {server.base_url} — models: sim/frontier, "
             f"sim/balanced, sim/budget; {len(server.player)} tasks known. Ctrl-C stops."

@@ -55,12 +55,15 @@ class SimServer:
         *,
         faults: FaultSpec | None = None,
         api_key: str | None = None,
+        latency_s: float | None = None,
     ) -> None:
         self.player = SimPlayer(tasks)
         self.host = host
         self.port = port
         self.faults = faults or FaultSpec()
         self.api_key = api_key
+        self.latency_s = latency_s
+        """Fixed response latency for every profile (benchmarks); None = the profile's own."""
         self.requests = 0
         self.faults_injected = 0
         self._server: asyncio.Server | None = None
@@ -245,9 +248,12 @@ class SimServer:
                 return True
         response, _deviation = self.player.respond(request, profile)
         output_tokens = response["usage"]["completion_tokens"]
-        delay = profile.latency_s * (0.75 + 0.5 * unit_hash(response["id"]))
-        if profile.output_tokens_per_s > 0:
-            delay += output_tokens / profile.output_tokens_per_s
+        if self.latency_s is not None:
+            delay = self.latency_s
+        else:
+            delay = profile.latency_s * (0.75 + 0.5 * unit_hash(response["id"]))
+            if profile.output_tokens_per_s > 0:
+                delay += output_tokens / profile.output_tokens_per_s
         if draw.hit("slow"):
             self.faults_injected += 1
             delay += faults.slow_s
