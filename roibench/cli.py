@@ -112,6 +112,16 @@ def run(
     trace: Annotated[
         bool, typer.Option("--trace/--no-trace", help="One MLflow trace per trial.")
     ] = True,
+    executor: Annotated[
+        str, typer.Option(help="Where trials run: 'local' (asyncio) or 'ray' (roibench[ray]).")
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option(help="Ray cluster to join ('auto' = the local `ray start`); default: new."),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Ray worker actors (default: the cluster's CPUs).")
+    ] = None,
 ) -> None:
     """Run a suite: every workflow x agent x model, on every task, k times."""
     from roibench.journal import Journal, read_journal
@@ -133,6 +143,14 @@ def run(
     overrides = Overrides(trials=trials, limit=limit, concurrency=concurrency, seed=seed)
     previous = None
     try:
+        from roibench.executors import EXECUTORS, require_ray
+
+        if executor not in EXECUTORS:
+            raise InputError(f"unknown executor {executor!r} (local or ray)", field="--executor")
+        if executor == "ray":
+            require_ray()
+        elif address is not None or workers is not None:
+            raise InputError("--address and --workers need --executor ray", field="--executor")
         fault_spec = FaultSpec.parse(faults) if faults else None
         if resume is not None:
             previous = read_journal(resume)
@@ -222,9 +240,24 @@ def run(
             spend += fresh_spend([record])
             progress.update(bar, advance=1, spend=f"{spend:.4f}")
 
-        result = asyncio.run(
-            Runner(plan, journal=journal, progress=on_trial, options=options).run()
-        )
+        if executor == "ray":
+            from roibench.executors.ray_executor import run_on_ray
+
+            try:
+                result = run_on_ray(
+                    plan,
+                    (previous.header.get("overrides") or {}) if previous else overrides.as_dict(),
+                    journal=journal, progress=on_trial, options=options, cache_path=cache,
+                    address=address, workers=workers,
+                )  # fmt: skip
+            except InputError as exc:
+                journal.close()
+                _fail_input(exc)
+                return
+        else:
+            result = asyncio.run(
+                Runner(plan, journal=journal, progress=on_trial, options=options).run()
+            )
     journal.close()
     if response_cache is not None:
         response_cache.close()

@@ -194,6 +194,11 @@ class RunOptions:
     """Trials already in the journal (resume): skipped, never re-billed."""
     lost_calls: dict[TrialKey, list[CallRecord]] = field(default_factory=dict)
     """Calls of attempts lost in a crash, attached to the trial that re-runs them."""
+    limit_share: int = 1
+    """This process is one of N that share each endpoint (a Ray worker): its concurrency, RPM
+    and TPM limits are the suite's divided by N, so together they stay within them."""
+    on_call: Callable[[TrialKey, CallRecord], None] | None = None
+    """Also called with every call as it is made (a Ray worker streams them to the driver)."""
 
 
 @dataclass
@@ -316,6 +321,11 @@ class Runner:
             same = [m for m in self.plan.suite.config.models if m.provider == model.provider]
             rpm = min((m.rpm for m in same if m.rpm), default=None)
             tpm = min((m.tpm for m in same if m.tpm), default=None)
+            share = self.options.limit_share
+            if share > 1:  # one of N processes sharing the endpoint's limits
+                concurrency = max(1, concurrency // share)
+                rpm = None if rpm is None else max(1, rpm // share)
+                tpm = None if tpm is None else max(1, tpm // share)
             self._endpoints[key] = Endpoint.open(
                 provider, base_url, concurrency, model.timeout_s, rpm=rpm, tpm=tpm
             )
@@ -328,10 +338,17 @@ class Runner:
         return spec.header() if spec is not None and spec.any else None
 
     def _call_logger(self, key: TrialKey) -> Callable[[CallRecord], None] | None:
-        journal = self.journal
-        if journal is None:
+        journal, tap = self.journal, self.options.on_call
+        if journal is None and tap is None:
             return None
-        return lambda call: journal.append_call(key, call)
+
+        def log(call: CallRecord) -> None:
+            if journal is not None:
+                journal.append_call(key, call)
+            if tap is not None:
+                tap(key, call)
+
+        return log
 
     def _graph(self, cell: Cell) -> Any:
         key = id(cell.agent)
@@ -374,7 +391,7 @@ class Runner:
                         await self._budget.release(cell.label, spent)
                     result.trials[cell.label].append(record)
                     if self.journal is not None:
-                        self.journal.append(record)
+                        await self.journal.append_async(record)
                     if record.error_class in ("billing", "auth"):
                         result.stopped_cells.setdefault(cell.label, record.outcome.reason)
                     if self.progress is not None:
@@ -390,6 +407,19 @@ class Runner:
         result.budget_stopped = self._budget.stopped
         result.spent_usd = self._budget.spent
         return result
+
+    async def aclose(self) -> int:
+        """Close the endpoints and stop the simulator (for callers of `run_trial` that do not
+        use `run`); returns how many requests the in-process simulator served."""
+        for endpoint in self._endpoints.values():
+            await endpoint.aclose()
+        self._endpoints.clear()
+        served = 0
+        if self._sim is not None:
+            served = self._sim.requests
+            await self._sim.stop()
+            self._sim = None
+        return served
 
     async def _user_llm(self, cell: Cell, task: Task, seed: int, k: int) -> ChatModel | None:
         """The user simulator's model for one trial (calls recorded with role 'user_sim')."""
