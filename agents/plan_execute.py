@@ -104,11 +104,11 @@ async def _tools(state: PlanExecuteState, config: RunnableConfig) -> dict[str, A
     return {"messages": results, "step": step, "replan_reason": reason}
 
 
-def _after_act(state: PlanExecuteState) -> str:
+async def _after_act(state: PlanExecuteState) -> str:
     return END if state.get("done") else "tools"
 
 
-def _after_replan_or_plan(state: PlanExecuteState) -> str:
+async def _after_replan_or_plan(state: PlanExecuteState) -> str:
     return END if state.get("done") else "act"
 
 
@@ -126,7 +126,7 @@ class PlanExecuteAgent:
         """Compile the graph."""
         max_replans = self.max_replans
 
-        def after_tools(state: PlanExecuteState) -> str:
+        async def after_tools(state: PlanExecuteState) -> str:
             if state.get("replan_reason") and state.get("replans", 0) < max_replans:
                 return "replan"
             return "act"

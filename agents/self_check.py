@@ -95,11 +95,11 @@ async def _tools(state: SelfCheckState, config: RunnableConfig) -> dict[str, Any
     return {"messages": results}
 
 
-def _after_actor(state: SelfCheckState) -> str:
+async def _after_actor(state: SelfCheckState) -> str:
     return END if state.get("done") else "verify"
 
 
-def _after_verify(state: SelfCheckState) -> str:
+async def _after_verify(state: SelfCheckState) -> str:
     return END if state.get("done") else "tools"
 
 

@@ -240,10 +240,11 @@ class ChatModel:
             body["seed"] = self.seed
         return body
 
-    def _headers(self, attempt: int) -> dict[str, str] | None:
+    def _headers(self, attempt: int) -> dict[str, str]:
+        headers = {"Content-Type": "application/json"}
         if not self.endpoint.provider.simulated:
-            return None
-        headers = {ATTEMPT_HEADER: str(attempt)}
+            return headers
+        headers[ATTEMPT_HEADER] = str(attempt)
         if self.faults_header:
             headers[FAULTS_HEADER] = self.faults_header
         return headers
@@ -254,6 +255,7 @@ class ChatModel:
         """One assistant turn. Raises LLMError once retries are exhausted or the error is final."""
         body = self._request(messages, tools)
         extra_body = body.pop("extra_body", None)
+        payload = json.dumps({**body, **(extra_body or {})}, separators=(",", ":")).encode()
         key = None
         if self.cache is not None:
             key = cache_key(
@@ -278,10 +280,16 @@ class ChatModel:
             retry_after: float | None = None
             data: dict[str, Any] = {}
             try:
-                raw = await self.endpoint.client.chat.completions.with_raw_response.create(
-                    **body, extra_body=extra_body, extra_headers=self._headers(attempt)
+                # the client's low-level post with a body we encode once: the same wire
+                # request as chat.completions.create, without the SDK re-walking the whole
+                # conversation through its TypedDict transforms on every call
+                response = await self.endpoint.client.post(
+                    "/chat/completions",
+                    cast_to=httpx.Response,
+                    content=payload,
+                    options={"headers": self._headers(attempt)},
                 )
-                data = json.loads(raw.http_response.content)
+                data = json.loads(response.content)
                 info = classify_body(self.endpoint.provider, data)
             except openai.APIStatusError as exc:
                 info = classify_status(self.endpoint.provider, exc.status_code, _status_body(exc))

@@ -1,0 +1,222 @@
+"""Throughput of the full roibench pipeline against a bare AsyncOpenAI loop, side by side.
+
+    python benchmarks/throughput.py [--trials K] [--latencies 0,0.2] [--concurrency 32,128]
+                                    [--rounds R] [--quick]
+
+The simulator runs in its own process (`roibench sim --latency L`), so it does not share the
+client's interpreter. For each (latency, concurrency) setting, interleaved in rounds:
+  (a) bare: a minimal tool-calling loop on `openai.AsyncOpenAI` making the same calls the ReAct
+      agent makes (same prompts, tools and tool results), nothing else;
+  (b) roibench: the whole pipeline — LangGraph agent, grading, pricing, the fsynced journal,
+      economics, and MLflow logging at the end (runs, metrics, tables, plots), no traces;
+  (c) roibench + a trace per trial.
+It prints tasks/s and the ratios b/a and c/a, and the simulator's own request rate (raw HTTP,
+no agent), which must be well above what (a) asks of it. Exit 1 when a target at concurrency
+32 is missed (b/a >= 0.8, c/a >= 0.6).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+MODEL = "sim/balanced"
+
+
+def start_sim(latency: float) -> tuple[subprocess.Popen[str], str]:
+    """`roibench sim` on a free loopback port; returns the process and its base URL."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "roibench", "sim", "--port", "0", "--latency", str(latency)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line.startswith("listening on "):
+        proc.kill()
+        raise RuntimeError(f"simulator did not start: {line!r}")
+    return proc, line.split()[-1]
+
+
+def load_tasks() -> list[Any]:
+    from roibench.tasks import load_dataset
+
+    return list(load_dataset(REPO / "datasets/refunds/tasks.jsonl").tasks)
+
+
+async def bare_loop(url: str, tasks: list[Any], trials: int, concurrency: int) -> float:
+    """(a): tasks/s of a plain AsyncOpenAI tool-calling loop."""
+    import openai
+
+    from roibench.workflows.refunds import RefundsWorkflow
+
+    wf = RefundsWorkflow()
+    tools = wf.env.tool_schemas()
+    client = openai.AsyncOpenAI(base_url=url, api_key="x", max_retries=0)
+    work = iter([t for _ in range(trials) for t in tasks])
+
+    async def worker() -> None:
+        for task in work:
+            env = wf.new_env(task)
+            messages: list[dict[str, Any]] = [
+                {"role": "system", "content": wf.policy},
+                {"role": "user", "content": task.prompt},
+            ]
+            for _ in range(12):
+                resp = await client.chat.completions.create(
+                    model=MODEL,
+                    messages=messages,  # type: ignore[arg-type]
+                    tools=tools,  # type: ignore[arg-type]
+                )
+                msg = resp.choices[0].message
+                if not msg.tool_calls:
+                    break
+                messages.append(msg.model_dump(exclude_none=True))
+                for tc in msg.tool_calls:
+                    fn = tc.function  # type: ignore[union-attr]
+                    result = await env.call(fn.name, fn.arguments)
+                    messages.append({"role": "tool", "tool_call_id": tc.id, "content": result})
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - t0
+    await client.close()
+    return len(tasks) * trials / elapsed
+
+
+def suite_file(tmp: Path, url: str, trials: int, concurrency: int) -> Path:
+    path = tmp / "bench.toml"
+    path.write_text(
+        f'name = "bench-throughput"\ntrials = {trials}\nconcurrency = {concurrency}\n'
+        f'workflows = ["refunds"]\nagents = ["react"]\n[outcome_pricing]\nprice_usd = 0.99\n'
+        f'[[models]]\nname = "{MODEL}"\nprovider = "local"\nmodel = "{MODEL}"\n'
+        f'base_url = "{url}"\nconcurrency = {concurrency}\n'
+        f"[models.price]\ninput_per_mtok = 0.66\ncache_read_per_mtok = 0.022\n"
+        f"output_per_mtok = 1.98\n"
+    )
+    return path
+
+
+def pipeline(url: str, trials: int, concurrency: int, traced: bool) -> tuple[float, float]:
+    """(b) or (c): tasks/s of the full pipeline; also the share of time spent logging."""
+    import mlflow
+
+    from roibench.journal import Journal
+    from roibench.mlflow_sink import log_suite_run
+    from roibench.runner import Runner, plan_suite
+    from roibench.session import summarize
+    from roibench.suite import load_suite
+
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        mlflow.set_tracking_uri(f"sqlite:///{tmp / 'mlflow.db'}")
+        mlflow.MlflowClient().search_experiments()  # schema creation is a one-off, not timed
+        plan = plan_suite(load_suite(suite_file(tmp, url, trials, concurrency)))
+        journal = Journal(tmp / "journal.jsonl", header={"suite": "bench"})
+        t0 = time.perf_counter()
+        result = asyncio.run(Runner(plan, journal=journal).run())
+        journal.close()
+        summaries = summarize(plan, result.trials)
+        t1 = time.perf_counter()
+        log_suite_run(
+            plan, result.trials, summaries, tmp / "journal.jsonl", "bench",
+            trace_sample=1.0 if traced else 0.0,
+        )  # fmt: skip
+        t2 = time.perf_counter()
+        mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
+    return plan.total_trials / (t2 - t0), (t2 - t1) / (t2 - t0)
+
+
+async def sim_rate(url: str, concurrency: int, requests: int) -> float:
+    """Requests/s the simulator serves on its own (raw HTTP, no agent on the client)."""
+    import httpx
+
+    tasks = load_tasks()
+    bodies = [
+        json.dumps({"model": MODEL, "messages": [{"role": "user", "content": t.prompt}]}).encode()
+        for t in tasks
+    ]
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits) as client:
+        counter = iter(range(requests))
+
+        async def worker() -> None:
+            for i in counter:
+                r = await client.post(
+                    f"{url}/chat/completions",
+                    content=bodies[i % len(bodies)],
+                    headers={"content-type": "application/json"},
+                )
+                r.raise_for_status()
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return requests / (time.perf_counter() - t0)
+
+
+def main() -> int:
+    """Run the comparison and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--trials", type=int, default=8, help="trials per task (60 tasks)")
+    parser.add_argument("--latencies", default="0,0.2")
+    parser.add_argument("--concurrency", default="32,128")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="tiny run to check it works")
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore")
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    if args.quick:
+        args.trials, args.rounds, args.latencies, args.concurrency = 1, 1, "0", "8"
+    latencies = [float(x) for x in args.latencies.split(",")]
+    levels = [int(x) for x in args.concurrency.split(",")]
+    tasks = load_tasks()
+    ok = True
+    print(f"{'latency':>7} {'conc':>5} {'bare/s':>8} {'roibench/s':>10} {'+trace/s':>9} "
+          f"{'b/a':>5} {'c/a':>5} {'log %':>6} {'sim req/s':>9}")  # fmt: skip
+    for latency in latencies:
+        proc, url = start_sim(latency)
+        try:
+            pipeline(url, 1, 4, traced=True)  # warm imports and the sim
+            for conc in levels:
+                a: list[float] = []
+                b: list[float] = []
+                c: list[float] = []
+                log_share: list[float] = []
+                for r in range(args.rounds):
+                    order = ("a", "b", "c") if r % 2 == 0 else ("c", "b", "a")
+                    for kind in order:
+                        if kind == "a":
+                            a.append(asyncio.run(bare_loop(url, tasks, args.trials, conc)))
+                        else:
+                            rate, share = pipeline(url, args.trials, conc, traced=kind == "c")
+                            (b if kind == "b" else c).append(rate)
+                            if kind == "b":
+                                log_share.append(share)
+                rate_sim = asyncio.run(sim_rate(url, conc, 400 if not args.quick else 40))
+                ma, mb, mc = statistics.median(a), statistics.median(b), statistics.median(c)
+                print(f"{latency:>7.2f} {conc:>5} {ma:>8.1f} {mb:>10.1f} {mc:>9.1f} "
+                      f"{mb / ma:>5.2f} {mc / ma:>5.2f} {100 * statistics.median(log_share):>5.1f}% "
+                      f"{rate_sim:>9.0f}")  # fmt: skip
+                if conc == 32 and (mb / ma < 0.8 or mc / ma < 0.6):
+                    ok = False
+        finally:
+            proc.terminate()
+            proc.wait()
+    print("targets at concurrency 32: b/a >= 0.80, c/a >= 0.60 —", "met" if ok else "MISSED")
+    return 0 if ok or args.quick else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
