@@ -72,6 +72,23 @@ def _user_sim_metrics(
     }
 
 
+def _reliability_metrics(trials: Sequence[TrialRecord]) -> dict[str, float | None]:
+    """Retries, cache hits, estimated usage and the spend of attempts lost in a crash (apart
+    from spend_usd, which covers the trials' own calls)."""
+    calls = [c for t in trials for c in t.calls]
+    lost = [c for t in trials for c in t.lost_calls]
+    lost_spend: Decimal | None = Decimal(0)
+    for c in lost:
+        lost_spend = None if lost_spend is None or c.cost_usd is None else lost_spend + c.cost_usd
+    return {
+        "retried_calls": float(sum(1 for c in calls if c.error)),
+        "cached_calls": float(sum(1 for c in calls if c.cached)),
+        "estimated_usage_calls": float(sum(1 for c in calls if c.usage_estimated)),
+        "lost_calls": float(len(lost)),
+        "lost_spend_usd": _f(lost_spend),
+    }
+
+
 def summarize_cell(
     label: str,
     trials: Sequence[TrialRecord],
@@ -140,6 +157,7 @@ def summarize_cell(
     for k, v in econ.pass_hat.items():
         m[f"pass_hat_{k}"] = v
     m.update(_user_sim_metrics(all_trials, econ))
+    m.update(_reliability_metrics(all_trials))
     return CellSummary(
         label=label,
         economics=econ,
