@@ -4,9 +4,11 @@ in batches after the cell's trials are done (never per call)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import tempfile
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,11 +18,29 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
 from roibench import __version__
+from roibench.errors import InputError
 from roibench.records import TrialRecord
 from roibench.runner import Cell, RunPlan
 from roibench.summary import CellSummary
 
 MAX_PARAM = 500  # MLflow's param value limit is 6000 chars; keep params short and readable
+
+
+TRACE_SAMPLE_ENV = "ROIBENCH_TRACE_SAMPLE"
+
+
+def trace_sample_from_env() -> float:
+    """The trace sampling fraction from $ROIBENCH_TRACE_SAMPLE (default 1: every trial)."""
+    raw = os.environ.get(TRACE_SAMPLE_ENV, "").strip()
+    if not raw:
+        return 1.0
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InputError(f"${TRACE_SAMPLE_ENV} must be a number in [0, 1], got {raw!r}") from None
+    if not 0 <= value <= 1:
+        raise InputError(f"${TRACE_SAMPLE_ENV} must be in [0, 1], got {value}")
+    return value
 
 
 def git_commit(path: Path) -> str | None:
@@ -94,6 +114,101 @@ def trials_frame_rows(trials: Sequence[TrialRecord]) -> list[dict[str, Any]]:
     ]
 
 
+def calls_frame_rows(trials: Sequence[TrialRecord]) -> list[dict[str, Any]]:
+    """One row per LLM request (retries included) for the calls table."""
+    rows = []
+    for t in trials:
+        for i, c in enumerate(t.calls):
+            rows.append(
+                {
+                    "task_id": t.task_id,
+                    "trial": t.trial,
+                    "call": i,
+                    "role": c.role,
+                    "attempt": getattr(c, "attempt", 0),
+                    "started_at": c.started_at.isoformat(),
+                    "latency_s": round(c.latency_s, 4),
+                    "input_tokens": c.usage.input_tokens,
+                    "cached_input_tokens": c.usage.cache_read_tokens,
+                    "cache_write_tokens": c.usage.cache_write_tokens,
+                    "output_tokens": c.usage.output_tokens,
+                    "reasoning_tokens": c.usage.reasoning_tokens,
+                    "cost_usd": None if c.cost_usd is None else float(c.cost_usd),
+                    "finish_reason": c.finish_reason or "",
+                    "error": c.error or "",
+                }
+            )
+    return rows
+
+
+def dataset_frame(cell: Cell) -> Any:
+    """The cell's tasks as a DataFrame (state and expectations as JSON text)."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        [
+            {
+                "id": t.id,
+                "tier": t.tier,
+                "prompt": t.prompt,
+                "initial_state": json.dumps(t.initial_state, sort_keys=True, default=str),
+                "expected": json.dumps(t.expected, sort_keys=True, default=str),
+                "required_facts": json.dumps(t.required_facts),
+            }
+            for t in cell.tasks
+        ]
+    )
+
+
+def log_dataset_input(client: MlflowClient, run_id: str, cell: Cell) -> None:
+    """Log the cell's dataset as a run input, named after the file, digest = its hash."""
+    import mlflow.data
+    from mlflow.entities import DatasetInput, InputTag
+
+    with warnings.catch_warnings():  # MLflow registers two local sources for plain paths
+        warnings.simplefilter("ignore", UserWarning)
+        dataset = mlflow.data.from_pandas(  # type: ignore[attr-defined]
+            dataset_frame(cell),
+            source=str(cell.dataset.path.resolve()),
+            name=f"{cell.workflow.name}:{cell.dataset.path.name}",
+            digest=cell.dataset.short_hash,
+        )
+    client.log_inputs(
+        run_id,
+        [
+            DatasetInput(
+                dataset._to_mlflow_entity(),
+                tags=[
+                    InputTag("mlflow.data.context", "eval"),
+                    InputTag("roibench.sha256", cell.dataset.sha256),
+                ],
+            )
+        ],
+    )
+
+
+def log_plots(
+    client: MlflowClient, run_id: str, plan: RunPlan, summaries: dict[str, CellSummary]
+) -> list[str]:
+    """The suite's plots as PNG artifacts under `plots/` of the parent run."""
+    from roibench.plots import CellPoint, suite_plots
+
+    cells = [
+        CellPoint(
+            label=c.label,
+            metrics=summaries[c.label].metrics,
+            economics=summaries[c.label].economics,
+        )
+        for c in plan.cells
+    ]
+    images = suite_plots(cells, plan.suite.config.outcome_pricing)
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, png in images.items():
+            (Path(tmp) / name).write_bytes(png)
+        client.log_artifacts(run_id, tmp, "plots")
+    return sorted(images)
+
+
 def log_suite_run(
     plan: RunPlan,
     trials: dict[str, list[TrialRecord]],
@@ -101,9 +216,21 @@ def log_suite_run(
     journal_path: Path | None,
     run_name: str,
     experiment_name: str | None = None,
+    *,
+    trace_sample: float | None = None,
+    trace_method: str = "auto",
 ) -> str:
-    """Log the parent and child runs; return the parent run id."""
+    """Log the parent and child runs; return the parent run id.
+
+    `trace_sample`: fraction of trials that get a trace (1 = every trial, 0 = none); the same
+    (task, trial) pairs in every cell. None reads $ROIBENCH_TRACE_SAMPLE (set by `roibench run
+    --trace-sample/--no-trace`), else 1. `trace_method`: see `tracing.log_trial_traces`.
+    """
+    if trace_sample is None:
+        trace_sample = trace_sample_from_env()
     import pandas as pd
+
+    from roibench.tracing import TraceContext, log_trial_traces, sample_trials
 
     client = MlflowClient()
     cfg = plan.suite.config
@@ -120,7 +247,9 @@ def log_suite_run(
     }
     if commit:
         common_tags["roibench.git_commit"] = commit
-    parent = client.create_run(experiment_id, run_name=run_name, tags=common_tags)
+    parent = client.create_run(
+        experiment_id, run_name=run_name, tags={**common_tags, "roibench.role": "suite"}
+    )
     pid = parent.info.run_id
     now = int(time.time() * 1000)
     try:
@@ -135,6 +264,7 @@ def log_suite_run(
                 Param("cells", str(len(plan.cells))),
                 Param("outcome_scheme", cfg.outcome_pricing.scheme),
                 Param("outcome_price_usd", str(cfg.outcome_pricing.price_usd)),
+                Param("trace_sample", str(trace_sample)),
             ],
         )
         with tempfile.TemporaryDirectory() as tmp:
@@ -145,9 +275,11 @@ def log_suite_run(
             client.log_artifact(pid, str(journal_path), "journal")
         for cell in plan.cells:
             summary = summaries[cell.label]
+            cell_trials = trials[cell.label]
             tags = {
                 **common_tags,
                 "mlflow.parentRunId": pid,
+                "roibench.role": "cell",
                 "roibench.cell": cell.label,
                 "roibench.priced": str(summary.economics.priced).lower(),
             }
@@ -161,9 +293,29 @@ def log_suite_run(
                 if summary.economics.notes
                 else [],
             )
-            frame = pd.DataFrame(trials_frame_rows(trials[cell.label]))
-            mlflow.log_table(frame, artifact_file="trials.json", run_id=cid)
+            log_dataset_input(client, cid, cell)
+            mlflow.log_table(
+                pd.DataFrame(trials_frame_rows(cell_trials)),
+                artifact_file="trials.json",
+                run_id=cid,
+            )
+            mlflow.log_table(
+                pd.DataFrame(calls_frame_rows(cell_trials)), artifact_file="calls.json", run_id=cid
+            )
+            traced = sample_trials(cell_trials, trace_sample, plan.seed)
+            if traced:
+                ctx = TraceContext(
+                    experiment_id=experiment_id,
+                    run_id=cid,
+                    cell=cell.label,
+                    model_id=cell.model.model_id,
+                    provider=cell.model.resolved_provider().name,
+                    simulated=plan.simulated,
+                )
+                log_trial_traces(traced, ctx, client, method=trace_method)
+            client.log_metric(cid, "traces", float(len(traced)), now, 0)
             client.set_terminated(cid, "FINISHED")
+        log_plots(client, pid, plan, summaries)
         client.set_terminated(pid, "FINISHED")
     except BaseException:
         client.set_terminated(pid, "FAILED")
@@ -173,4 +325,6 @@ def log_suite_run(
 
 def summary_json(summaries: dict[str, CellSummary]) -> str:
     """All cells' metrics as JSON (for `--json` output and tests)."""
-    return json.dumps({label: s.metrics for label, s in summaries.items()}, indent=2, sort_keys=True)
+    return json.dumps(
+        {label: s.metrics for label, s in summaries.items()}, indent=2, sort_keys=True
+    )

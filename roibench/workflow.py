@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import inspect
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +64,10 @@ class ToolCall:
     args: dict[str, Any]
     result: str
     ok: bool
+    started_at: float = 0.0
+    """Epoch seconds when the call began (0 when unknown)."""
+    latency_s: float = 0.0
+    """Seconds the tool took."""
 
 
 def _tool_specs(env_cls: type[Env]) -> dict[str, ToolSpec]:
@@ -131,6 +136,7 @@ class Env:
 
     async def call(self, name: str, arguments: str | dict[str, Any]) -> str:
         """Run a tool by name with JSON arguments; errors come back as text for the agent."""
+        self._call_started = time.time()
         spec = _tool_specs(type(self)).get(name)
         if spec is None:
             self.invalid_calls += 1
@@ -171,8 +177,16 @@ class Env:
 
         return asyncio.run(self.call(action.tool, action.args))
 
+    _call_started: float = 0.0  # set by `call`, read once by `_record` (timing for traces)
+
     def _record(self, name: str, args: dict[str, Any], result: str, ok: bool) -> str:
-        self.calls.append(ToolCall(name=name, args=args, result=result, ok=ok))
+        now = time.time()
+        started = self._call_started or now
+        self._call_started = 0.0
+        self.calls.append(
+            ToolCall(name=name, args=args, result=result, ok=ok, started_at=started,
+                     latency_s=now - started)
+        )
         return result
 
 

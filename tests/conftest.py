@@ -60,3 +60,8 @@ def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     mlflow.set_tracking_uri(uri)
     yield uri
     mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
+
+
+# A real `mlflow server` and suites logged to it, shared by the MLflow, compare, report and UI
+# tests (issue 6). Defined in their own module; imported here so the server starts once.
+from mlflow_server_fixture import finished_runs, mlflow_server  # noqa: E402, F401

@@ -1,0 +1,94 @@
+"""The MLflow UI, in headless Chromium, against a real `mlflow server` holding roibench runs:
+the experiment page lists the suite runs, a cell run's page shows its name and metrics; a
+screenshot is saved under test-artifacts/."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from mlflow_server_fixture import REPO, FinishedRuns
+
+ARTIFACTS = REPO / "test-artifacts"
+FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
+    "--window-size=1500,1000", "--hide-scrollbars",
+]  # fmt: skip
+
+
+def chromium() -> str:
+    """Debian's chromium, or skip."""
+    for name in ("chromium", "chromium-browser"):
+        path = shutil.which(name)
+        if path:
+            return path
+    pytest.skip("chromium is not installed (apt-get install -y chromium); .ci/run installs it")
+
+
+def browse(url: str, profile: Path, *, budget_ms: int, extra: list[str]) -> str:
+    """Run headless Chromium on `url` with a fresh profile; return stdout."""
+    shutil.rmtree(profile, ignore_errors=True)
+    out = subprocess.run(
+        [chromium(), *FLAGS, f"--user-data-dir={profile}",
+         f"--virtual-time-budget={budget_ms}", *extra, url],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout
+
+
+def page_text(url: str, profile: Path, expected: list[str]) -> str:
+    """The rendered page's visible text (the SPA needs a few virtual seconds to fetch)."""
+    text = ""
+    for budget in (15_000, 40_000):  # a slow machine gets a second, longer chance
+        dom = browse(url, profile, budget_ms=budget, extra=["--dump-dom"])
+        dom = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", dom, flags=re.S)
+        text = " ".join(re.sub(r"<[^>]+>", " ", dom).split())
+        if all(e in text for e in expected):
+            break
+    return text
+
+
+def test_experiment_page_lists_the_runs(finished_runs: FinishedRuns, tmp_path: Path) -> None:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(finished_runs.server.url)
+    names = [client.get_run(r).info.run_name for r in (finished_runs.full, finished_runs.sampled)]
+    url = f"{finished_runs.server.url}/#/experiments/{finished_runs.experiment_id}/runs"
+    text = page_text(url, tmp_path / "profile", names)
+    for name in names:
+        assert name in text, text[:3000]
+    assert "issue6-e2e" in text
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "mlflow-ui-experiment.png"
+    shot.unlink(missing_ok=True)
+    browse(url, tmp_path / "profile", budget_ms=15_000, extra=[f"--screenshot={shot}"])
+    assert shot.read_bytes().startswith(b"\x89PNG") and shot.stat().st_size > 20_000
+
+
+def test_cell_run_page_shows_cell_and_metrics(finished_runs: FinishedRuns, tmp_path: Path) -> None:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(finished_runs.server.url)
+    cell = client.search_runs(
+        [finished_runs.experiment_id],
+        f"tags.`mlflow.parentRunId` = '{finished_runs.full}' and "
+        "tags.`roibench.cell` = 'refunds/react/sim/frontier'",
+    )[0]
+    url = (
+        f"{finished_runs.server.url}/#/experiments/{finished_runs.experiment_id}"
+        f"/runs/{cell.info.run_id}"
+    )
+    text = page_text(url, tmp_path / "profile", ["refunds/react/sim/frontier", "success_rate"])
+    assert "refunds/react/sim/frontier" in text, text[:3000]
+    for metric in ("success_rate", "cost_per_outcome_usd", "roi_outcome_pricing"):
+        assert metric in text, (metric, text[:3000])
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "mlflow-ui-cell-run.png"
+    shot.unlink(missing_ok=True)
+    browse(url, tmp_path / "profile", budget_ms=15_000, extra=[f"--screenshot={shot}"])
+    assert shot.read_bytes().startswith(b"\x89PNG")
