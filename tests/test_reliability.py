@@ -130,6 +130,12 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path: Path) -> Non
     assert journal is not None, "the run never reached the kill point"
     before = journal_trials_tolerant(journal)
     assert len(before) < total, f"killed too late (kill_after={kill_after})"
+    # calls of trials that were in flight at the kill: written, never followed by a trial line
+    finished = {(t["cell"], t["task_id"], t["trial"]) for t in before}
+    in_flight_calls = [
+        o for o in journal_lines_tolerant(journal)
+        if o["kind"] == "call" and tuple(o["key"]) not in finished
+    ]  # fmt: skip
 
     resumed = roibench("run", "s.toml", "--resume", str(journal), "--no-mlflow", cwd=cut_dir)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
@@ -138,10 +144,17 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path: Path) -> Non
     assert len(keys) == len(set(keys)) == total, f"kill_after={kill_after}"
     assert set(keys) == set(reference)
     assert total_cost(after) == total_cost(list(reference.values()))
+    # the lost attempts' calls are kept, on the trials that re-ran them
+    assert sum(len(t["lost_calls"]) for t in after) == len(in_flight_calls)
     for t in after:
         ref_t = reference[(t["cell"], t["task_id"], t["trial"])]
         assert t["outcome"]["status"] == ref_t["outcome"]["status"]
         assert t["cost_usd"] == ref_t["cost_usd"]
+
+
+def journal_lines_tolerant(path: Path) -> list[dict[str, Any]]:
+    """Complete lines of a journal that may end in a torn write."""
+    return [json.loads(line) for line in path.read_text().split("\n")[:-1]]
 
 
 def journal_trials_tolerant(path: Path) -> list[dict[str, Any]]:
