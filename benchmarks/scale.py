@@ -1,0 +1,130 @@
+"""10,000 short trials in one suite: peak memory, its growth over the run, and MLflow's share.
+
+    python benchmarks/scale.py [--trials-total 10000] [--concurrency 64] [--trace-sample S]
+
+The simulator runs in its own process with zero latency, so the trials are as short as they
+get and the client's own overhead dominates. RSS (this process) is sampled every 0.2 s from
+/proc; it prints the peak and the RSS at each quarter of the run, and the share of wall time
+spent logging to MLflow. Exit 1 when peak RSS > 1 GiB or logging > 5% of the wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from throughput import MODEL, start_sim  # noqa: E402
+
+GIB = 1024**3
+
+
+def rss_bytes() -> int:
+    """Resident set size of this process."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+class Sampler(threading.Thread):
+    """Samples RSS in the background, tagged with progress (trials done)."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.samples: list[tuple[int, int]] = []
+        self.done = 0
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.wait(0.2):
+            self.samples.append((self.done, rss_bytes()))
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join()
+
+
+def main() -> int:
+    """Run the scale test and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--trials-total", type=int, default=10_000)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--trace-sample", type=float, default=None,
+                        help="fraction of trials traced (default: the suite default)")  # fmt: skip
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore")
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    import mlflow
+
+    from roibench.journal import Journal
+    from roibench.mlflow_sink import log_suite_run
+    from roibench.runner import Runner, plan_suite
+    from roibench.session import summarize
+    from roibench.suite import load_suite
+
+    tasks_per_trial = 60  # the refunds dataset
+    trials = max(1, args.trials_total // tasks_per_trial)
+    proc, url = start_sim(0.0)
+    sampler = Sampler()
+    try:
+        with tempfile.TemporaryDirectory() as tmp_name:
+            tmp = Path(tmp_name)
+            suite = tmp / "scale.toml"
+            suite.write_text(
+                f'name = "bench-scale"\ntrials = {trials}\nconcurrency = {args.concurrency}\n'
+                f'workflows = ["refunds"]\nagents = ["react"]\n[outcome_pricing]\nprice_usd = 0.99\n'
+                f'[[models]]\nname = "{MODEL}"\nprovider = "local"\nmodel = "{MODEL}"\n'
+                f'base_url = "{url}"\n[models.price]\ninput_per_mtok = 0.66\n'
+                f"cache_read_per_mtok = 0.022\noutput_per_mtok = 1.98\n"
+            )
+            mlflow.set_tracking_uri(f"sqlite:///{tmp / 'mlflow.db'}")
+            mlflow.MlflowClient().search_experiments()
+            plan = plan_suite(load_suite(suite))
+            journal = Journal(tmp / "journal.jsonl", header={"suite": "bench-scale"})
+            start_rss = rss_bytes()
+            sampler.start()
+
+            def progress(_record: object) -> None:
+                sampler.done += 1
+
+            t0 = time.perf_counter()
+            result = asyncio.run(Runner(plan, journal=journal, progress=progress).run())
+            journal.close()
+            summaries = summarize(plan, result.trials)
+            t1 = time.perf_counter()
+            log_suite_run(plan, result.trials, summaries, tmp / "journal.jsonl", "scale",
+                          trace_sample=args.trace_sample)  # fmt: skip
+            t2 = time.perf_counter()
+            sampler.stop()
+            journal_mb = (tmp / "journal.jsonl").stat().st_size / 1e6
+    finally:
+        proc.terminate()
+        proc.wait()
+    total = plan.total_trials
+    peak = max(r for _, r in sampler.samples) if sampler.samples else rss_bytes()
+    print(f"trials: {total}  wall: {t2 - t0:.1f} s  ({total / (t1 - t0):.1f} trials/s)  "
+          f"journal: {journal_mb:.1f} MB")  # fmt: skip
+    print(f"RSS at start {start_rss / 2**20:.0f} MiB; peak {peak / 2**20:.0f} MiB")
+    for q in (0.25, 0.5, 0.75, 1.0):
+        at = [r for d, r in sampler.samples if d >= q * total]
+        if at:
+            print(f"  RSS after {int(q * 100):>3}% of trials: {at[0] / 2**20:.0f} MiB")
+    share = (t2 - t1) / (t2 - t0)
+    print(f"MLflow logging: {t2 - t1:.1f} s = {share:.1%} of wall time (target <= 5%)")
+    ok = peak <= GIB and share <= 0.05
+    print("targets (peak RSS <= 1 GiB, logging <= 5%):", "met" if ok else "MISSED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
