@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from throughput import MODEL, start_sim  # noqa: E402
+from throughput import MODEL, start_sim
 
 GIB = 1024**3
 
@@ -82,7 +82,8 @@ def main() -> int:
             suite = tmp / "scale.toml"
             suite.write_text(
                 f'name = "bench-scale"\ntrials = {trials}\nconcurrency = {args.concurrency}\n'
-                f'workflows = ["refunds"]\nagents = ["react"]\n[outcome_pricing]\nprice_usd = 0.99\n'
+                f'workflows = ["refunds"]\nagents = ["react"]\n'
+                f"[outcome_pricing]\nprice_usd = 0.99\n"
                 f'[[models]]\nname = "{MODEL}"\nprovider = "local"\nmodel = "{MODEL}"\n'
                 f'base_url = "{url}"\n[models.price]\ninput_per_mtok = 0.66\n'
                 f"cache_read_per_mtok = 0.022\noutput_per_mtok = 1.98\n"

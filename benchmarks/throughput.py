@@ -59,7 +59,6 @@ def load_tasks() -> list[Any]:
 async def bare_loop(url: str, tasks: list[Any], trials: int, concurrency: int) -> float:
     """(a): tasks/s of a plain AsyncOpenAI tool-calling loop."""
     import openai
-
     from roibench.workflows.refunds import RefundsWorkflow
 
     wf = RefundsWorkflow()
@@ -206,9 +205,9 @@ def main() -> int:
                                 log_share.append(share)
                 rate_sim = asyncio.run(sim_rate(url, conc, 400 if not args.quick else 40))
                 ma, mb, mc = statistics.median(a), statistics.median(b), statistics.median(c)
+                log_pct = 100 * statistics.median(log_share)
                 print(f"{latency:>7.2f} {conc:>5} {ma:>8.1f} {mb:>10.1f} {mc:>9.1f} "
-                      f"{mb / ma:>5.2f} {mc / ma:>5.2f} {100 * statistics.median(log_share):>5.1f}% "
-                      f"{rate_sim:>9.0f}")  # fmt: skip
+                      f"{mb / ma:>5.2f} {mc / ma:>5.2f} {log_pct:>5.1f}% {rate_sim:>9.0f}")  # fmt: skip
                 if conc == 32 and (mb / ma < 0.8 or mc / ma < 0.6):
                     ok = False
         finally:
