@@ -1,0 +1,39 @@
+"""Each benchmark runs briefly, so the scripts keep working. No timing is asserted here: the
+benchmarks print measured ratios; these machines are too noisy for timed assertions."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / script), *args],
+        capture_output=True, text=True, timeout=600, cwd=REPO,
+    )  # fmt: skip
+
+
+def test_throughput_quick() -> None:
+    out = run("throughput.py", "--quick")
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.splitlines()
+    header = next(
+        i for i, line in enumerate(lines) if line.split()[:3] == ["latency", "conc", "bare/s"]
+    )
+    values = lines[header + 1].split()
+    bare, full, traced = float(values[2]), float(values[3]), float(values[4])
+    assert bare > 0 and full > 0 and traced > 0
+    # b/a is the ratio of the two columns (printed rounded, so compared loosely)
+    assert abs(float(values[5]) - full / bare) < 0.02 + 0.1 / bare
+    assert "targets at concurrency 32" in out.stdout
+
+
+def test_scale_small() -> None:
+    out = run("scale.py", "--trials-total", "120", "--concurrency", "16")
+    assert out.returncode in (0, 1), out.stderr[-2000:]  # 1 = a target missed, still a result
+    assert "trials: 120" in out.stdout
+    assert "peak" in out.stdout and "MLflow logging" in out.stdout
