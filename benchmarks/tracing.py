@@ -71,7 +71,7 @@ def measure(
 
 def main() -> int:
     """Print throughput with tracing off and on, and their ratio."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--suite", type=Path, default=REPO / "evals" / "quickstart.toml")
     parser.add_argument("--limit", type=int, default=None, help="first N tasks per workflow")
     parser.add_argument("--trials", type=int, default=None, help="trials per task")

@@ -177,6 +177,17 @@ def roi_price_plot(cells: Sequence[CellPoint], pricing: OutcomePricing) -> bytes
                     lo, hi = min(lo, float(token)), max(hi, float(token))
                 pad = (hi - lo) * 0.08 or 1
                 ax.set_ylim(lo - pad, hi + pad)
+                if token is not None and not lo - pad <= float(token) <= hi + pad:
+                    # per-token ROI is far off this scale: state it instead of drawing it
+                    ax.text(
+                        0.98,
+                        0.95 if float(token) > hi else 0.05,
+                        f"ROI, per-token pricing: {float(token):,.1f} (off scale)",
+                        transform=ax.transAxes,
+                        ha="right",
+                        fontsize=7,
+                        color="C3",
+                    )
         ax.set_title(cell.label if econ.priced else f"{cell.label} (UNPRICED)", fontsize=8)
         ax.set_xlabel(f"price per billable unit, USD ({pricing.scheme})", fontsize=7)
         ax.set_ylabel("buyer ROI", fontsize=7)

@@ -46,9 +46,11 @@ def _traces(runs: FinishedRuns, run_id: str) -> list[Any]:
 
     mlflow.set_tracking_uri(runs.server.url)
     try:
-        return mlflow.search_traces(
+        found = mlflow.search_traces(
             locations=[runs.experiment_id], run_id=run_id, return_type="list", max_results=500
         )
+        assert isinstance(found, list)
+        return found
     finally:
         mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
 
@@ -205,14 +207,16 @@ T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 
 def _call(at: float, latency: float, *, error: str | None = None, role: str = "agent") -> Any:
-    return CallRecord(
-        role=role,
-        started_at=T0 + timedelta(seconds=at),
-        latency_s=latency,
-        usage=Usage(input_tokens=100, output_tokens=10, requests=1),
-        cost_usd=None if error else Decimal("0.001"),
-        finish_reason=None if error else "tool_calls",
-        error=error,
+    return CallRecord.model_validate(
+        {
+            "role": role,
+            "started_at": T0 + timedelta(seconds=at),
+            "latency_s": latency,
+            "usage": Usage(input_tokens=100, output_tokens=10, requests=1),
+            "cost_usd": None if error else Decimal("0.001"),
+            "finish_reason": None if error else "tool_calls",
+            "error": error,
+        }
     )
 
 
@@ -224,11 +228,14 @@ def _tool(name: str, at: float) -> ToolCallRecord:
 
 
 def _trial(calls: list[Any], tools: list[ToolCallRecord]) -> TrialRecord:
-    return TrialRecord(
-        cell="w/a/m", workflow="w", agent="a", model="m", task_id="t1", tier="easy", trial=0,
-        seed=1, outcome=Outcome.error("boom"), calls=tuple(calls),
-        usage=sum((c.usage for c in calls), Usage()), cost_usd=None, steps=3,
-        tool_log=tuple(tools), started_at=T0, duration_s=5.0,
+    return TrialRecord.model_validate(
+        {
+            "cell": "w/a/m", "workflow": "w", "agent": "a", "model": "m", "task_id": "t1",
+            "tier": "easy", "trial": 0, "seed": 1, "outcome": Outcome.error("boom"),
+            "calls": tuple(calls), "usage": sum((c.usage for c in calls), Usage()),
+            "cost_usd": None, "steps": 3, "tool_log": tuple(tools), "started_at": T0,
+            "duration_s": 5.0,
+        }
     )  # fmt: skip
 
 
@@ -294,3 +301,78 @@ def test_fluent_fallback_writes_the_same_trees(mlflow_server: MlflowServer) -> N
     shapes = {tuple(sorted((s.name, s.span_type) for s in t.data.spans)) for t in traces}
     assert len(shapes) == 1  # both writers produce the same tree
     assert len(next(iter(shapes))) == 4
+
+
+def test_every_metric_name_is_documented_in_the_readme() -> None:
+    import re
+
+    from roibench.economics import OutcomePricing, ValueModel
+    from roibench.summary import summarize_cell
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Metrics\n", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"`([a-z0-9_]+)`", section))
+    resolved = Outcome.resolved()
+    trials = [
+        _trial([_call(0.0, 0.5)], []).model_copy(
+            update={"task_id": f"t{i}", "trial": k, "cost_usd": Decimal("0.001"),
+                    "outcome": resolved if i else Outcome.error("x")}
+        )
+        for i in range(3)
+        for k in range(2)
+    ]  # fmt: skip
+    value = ValueModel(unit="ticket", human_cost_per_task_usd=Decimal(5), source="test")
+    metrics = summarize_cell(
+        "w/a/m", trials, value, OutcomePricing(price_usd=Decimal("0.5"))
+    ).metrics
+    names = {re.sub(r"^pass_hat_\d+$", "pass_hat_k", name) for name in metrics} | {"traces"}
+    assert len(names) > 40
+    assert names - documented == set()
+
+
+def _priced_trials() -> list[TrialRecord]:
+    outcomes = [Outcome.resolved(), Outcome.resolved(), Outcome.failed("wrong"),
+                Outcome.resolved(), Outcome.escalated("handoff"), Outcome.resolved()]  # fmt: skip
+    return [
+        _trial([_call(0.0, 0.5)], []).model_copy(
+            update={"task_id": f"t{i // 2}", "trial": i % 2, "outcome": o,
+                    "cost_usd": Decimal("0.001")}
+        )
+        for i, o in enumerate(outcomes)
+    ]  # fmt: skip
+
+
+def test_roi_curve_meets_the_cells_roi_and_the_corridor() -> None:
+    from roibench.economics import (
+        OutcomePricing,
+        ValueModel,
+        cell_economics,
+        roi_outcome_at_price,
+    )
+
+    value = ValueModel(unit="ticket", human_cost_per_task_usd=Decimal(5), source="test")
+    pricing = OutcomePricing(price_usd=Decimal("0.99"))
+    econ = cell_economics(_priced_trials(), value, pricing)
+    assert econ.roi_outcome_pricing is not None and econ.price_corridor_usd is not None
+    assert roi_outcome_at_price(econ, pricing, pricing.price_usd) == econ.roi_outcome_pricing
+    high = econ.price_corridor_usd[1]
+    at_high = roi_outcome_at_price(econ, pricing, high)
+    assert at_high is not None and abs(at_high) < Decimal("1e-9")  # buyer breaks even there
+    assert roi_outcome_at_price(econ, pricing, Decimal(0)) is None  # nothing billed
+
+
+def test_pareto_frontier_and_plots_render() -> None:
+    from roibench.economics import OutcomePricing, ValueModel
+    from roibench.plots import CellPoint, pareto_frontier, suite_plots
+    from roibench.summary import summarize_cell
+
+    points = [("a", 1.0, 0.9), ("b", 0.5, 0.5), ("c", 2.0, 0.8), ("d", 0.5, 0.4), ("e", 3.0, 0.95)]
+    assert pareto_frontier(points) == ["b", "a", "e"]
+    value = ValueModel(unit="ticket", human_cost_per_task_usd=Decimal(5), source="test")
+    pricing = OutcomePricing(price_usd=Decimal("0.99"))
+    s = summarize_cell("w/a/m", _priced_trials(), value, pricing)
+    images = suite_plots([CellPoint("w/a/m", s.metrics, s.economics)], pricing)
+    assert set(images) == {
+        "success_vs_cost_per_outcome.png", "roi_vs_outcome_price.png", "pass_hat_k.png"
+    }  # fmt: skip
+    assert all(png.startswith(PNG) and len(png) > 5000 for png in images.values())

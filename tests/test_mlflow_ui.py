@@ -57,12 +57,15 @@ def test_experiment_page_lists_the_runs(finished_runs: FinishedRuns, tmp_path: P
     from mlflow import MlflowClient
 
     client = MlflowClient(finished_runs.server.url)
-    names = [client.get_run(r).info.run_name for r in (finished_runs.full, finished_runs.sampled)]
+    names = [
+        str(client.get_run(r).info.run_name) for r in (finished_runs.full, finished_runs.sampled)
+    ]
     url = f"{finished_runs.server.url}/#/experiments/{finished_runs.experiment_id}/runs"
     text = page_text(url, tmp_path / "profile", names)
     for name in names:
         assert name in text, text[:3000]
     assert "issue6-e2e" in text
+    assert "8 matching runs" in text  # 2 suite runs + 3 cells each (names may coincide)
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "mlflow-ui-experiment.png"
     shot.unlink(missing_ok=True)
@@ -92,3 +95,24 @@ def test_cell_run_page_shows_cell_and_metrics(finished_runs: FinishedRuns, tmp_p
     shot.unlink(missing_ok=True)
     browse(url, tmp_path / "profile", budget_ms=15_000, extra=[f"--screenshot={shot}"])
     assert shot.read_bytes().startswith(b"\x89PNG")
+
+
+def test_cell_run_traces_tab_lists_one_trace_per_trial(
+    finished_runs: FinishedRuns, tmp_path: Path
+) -> None:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(finished_runs.server.url)
+    cell = client.search_runs(
+        [finished_runs.experiment_id],
+        f"tags.`mlflow.parentRunId` = '{finished_runs.full}' and "
+        "tags.`roibench.cell` = 'refunds/react/sim/budget'",
+    )[0]
+    url = (
+        f"{finished_runs.server.url}/#/experiments/{finished_runs.experiment_id}"
+        f"/runs/{cell.info.run_id}/traces"
+    )
+    text = page_text(url, tmp_path / "profile", ["8 of 8"])
+    assert "8 of 8" in text, text[:3000]  # the run's 8 trials, linked to it
+    task_ids = set(re.findall(r'"task_id": "(refunds-[a-z0-9-]+)"', text))
+    assert len(task_ids) == 4, text[:3000]

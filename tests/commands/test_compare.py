@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -38,34 +39,44 @@ def _cells(runs: FinishedRuns, parent: str) -> dict[str, Any]:
 
     client = MlflowClient(runs.server.url)
     found = client.search_runs([runs.experiment_id], f"tags.`mlflow.parentRunId` = '{parent}'")
-    return {r.info.run_name: r for r in found}
+    return {str(r.info.run_name): r for r in found}
 
 
-def test_markdown_across_two_runs_matches_the_server(tracking: FinishedRuns) -> None:
+def _markdown_rows(output: str) -> list[dict[str, str]]:
+    lines = output.strip().splitlines()
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    assert set(lines[1].strip("|").split("|")) <= {"---", "---:"}
+    return [
+        dict(zip(header, (c.strip() for c in line.strip("|").split("|")), strict=True))
+        for line in lines[2:]
+    ]
+
+
+def test_markdown_matches_the_server(tracking: FinishedRuns) -> None:
+    result = _invoke("--run", tracking.full, "--format", "markdown")
+    assert result.exit_code == 0, result.output
+    rows = _markdown_rows(result.output)
+    assert list(rows[0])[:3] == ["run", "cell", "success_rate"]
+    assert {"pass_hat_k", "cost_per_outcome_usd", "roi_token_pricing"} <= set(rows[0])
+    assert len(rows) == 3 and {r["cell"] for r in rows} == CELLS
+    rates = [float(r["success_rate"]) for r in rows]
+    assert rates == sorted(rates, reverse=True)  # sorted by success rate, highest first
+    full = _cells(tracking, tracking.full)
+    for r in rows:
+        m = full[r["cell"]].data.metrics
+        assert float(r["success_rate"]) == pytest.approx(m["success_rate"], abs=5e-5)
+        assert float(r["pass_hat_k"]) == pytest.approx(m["pass_hat_2"], abs=5e-5)
+        assert float(r["roi_token_pricing"].replace(",", "")) == pytest.approx(
+            m["roi_token_pricing"], rel=1e-3
+        )
+
+
+def test_two_runs_side_by_side(tracking: FinishedRuns) -> None:
     result = _invoke("--run", tracking.full, "--run", tracking.sampled, "--format", "markdown")
     assert result.exit_code == 0, result.output
-    lines = result.output.strip().splitlines()
-    header = [c.strip() for c in lines[0].strip("|").split("|")]
-    assert header[:3] == ["run", "cell", "success_rate"]
-    assert {"pass_hat_k", "cost_per_outcome_usd", "roi_token_pricing"} <= set(header)
-    assert set(lines[1].strip("|").split("|")) <= {"---", "---:"}
-    rows = [dict(zip(header, (c.strip() for c in line.strip("|").split("|")), strict=True))
-            for line in lines[2:]]  # fmt: skip
+    rows = _markdown_rows(result.output)
     assert len(rows) == 6
-    full = _cells(tracking, tracking.full)
-    assert {r["cell"] for r in rows} == CELLS
-    # sorted by success rate, highest first
-    rates = [float(r["success_rate"]) for r in rows]
-    assert rates == sorted(rates, reverse=True)
-    from mlflow import MlflowClient
-
-    full_name = MlflowClient(tracking.server.url).get_run(tracking.full).info.run_name
-    for r in rows:
-        if r["run"] == full_name:
-            m = full[r["cell"]].data.metrics
-            assert float(r["success_rate"]) == pytest.approx(m["success_rate"], abs=5e-5)
-            assert float(r["pass_hat_k"]) == pytest.approx(m["pass_hat_2"], abs=5e-5)
-    assert sum(r["run"] == full_name for r in rows) == 3
+    assert Counter(r["cell"] for r in rows) == Counter({c: 2 for c in CELLS})
 
 
 def test_csv_export_sorted_ascending_with_every_metric(

@@ -56,13 +56,13 @@ def test_report_states_the_run(tracking: FinishedRuns, tmp_path: Path) -> None:
     assert 'id="simulated"' in text and "SIMULATED RESULTS" in text
     client = MlflowClient(tracking.server.url)
     parent = client.get_run(tracking.full)
-    assert parent.info.run_name in text and tracking.full in text
+    assert str(parent.info.run_name) in text and tracking.full in text
     children = client.search_runs(
         [tracking.experiment_id], f"tags.`mlflow.parentRunId` = '{tracking.full}'"
     )
     assert {c.info.run_name for c in children} == set(CELLS)
     for child in children:
-        assert child.info.run_name in text
+        assert str(child.info.run_name) in text
         rate = child.data.metrics["success_rate"]
         row = text[text.index(f"{child.info.run_name}<br>") :].split("</tr>")[0]
         assert f"{rate:.1%}" in row  # the table shows the server's figure for that cell
