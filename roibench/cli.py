@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from roibench.errors import InputError
@@ -34,7 +35,8 @@ err = Console(stderr=True)
 
 
 def _fail_input(exc: InputError) -> None:
-    err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    # escaped: messages hold brackets ("pip install 'roibench[ray]'") that are not markup
+    err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
 
 
@@ -107,7 +109,11 @@ def run(
     ] = True,
     trace_sample: Annotated[
         float | None,
-        typer.Option(min=0, max=1, help="Fraction of trials traced in MLflow (default 1: all)."),
+        typer.Option(
+            min=0,
+            max=1,
+            help="Fraction of trials traced in MLflow (default: all, up to 2,000 per run).",
+        ),
     ] = None,
     trace: Annotated[
         bool, typer.Option("--trace/--no-trace", help="One MLflow trace per trial.")
@@ -196,6 +202,10 @@ def run(
         err.print(f"resuming {journal_path}: {len(done)} trials done, {len(lost)} lost in flight")
     else:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        base, n = stamp, 1
+        while (out / cfg.name / stamp).exists():  # two runs started in the same second
+            n += 1
+            stamp = f"{base}-{n}"
         run_name = f"{cfg.name}-{stamp}"
         journal_path = out / cfg.name / stamp / "journal.jsonl"
         journal = Journal(
@@ -296,11 +306,10 @@ def run(
         )
     console.print(f"journal: {journal_path}")
     if mlflow_log:
-        if not trace or trace_sample is not None:  # read by mlflow_sink.log_suite_run
-            import os
-
-            os.environ["ROIBENCH_TRACE_SAMPLE"] = "0" if not trace else str(trace_sample)
-        logged = log_to_mlflow(plan, by_cell, summaries, journal_path, run_name, experiment)
+        logged = log_to_mlflow(
+            plan, by_cell, summaries, journal_path, run_name, experiment,
+            trace_sample=0.0 if not trace else trace_sample,
+        )  # fmt: skip
         if logged.error is not None:
             err.print(
                 f"[bold yellow]MLflow not logged:[/] {logged.error}. Results are safe in the "

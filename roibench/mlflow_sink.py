@@ -29,11 +29,22 @@ MAX_PARAM = 500  # MLflow's param value limit is 6000 chars; keep params short a
 TRACE_SAMPLE_ENV = "ROIBENCH_TRACE_SAMPLE"
 
 
-def trace_sample_from_env() -> float:
-    """The trace sampling fraction from $ROIBENCH_TRACE_SAMPLE (default 1: every trial)."""
+DEFAULT_MAX_TRACES = 2000
+"""Without an explicit sample, every trial is traced up to this many per run; a larger run
+traces this many (the same sample in every cell), so logging stays a small share of a long
+run's wall time. `--trace-sample 1` traces everything."""
+
+
+def default_trace_sample(total_trials: int) -> float:
+    """The sampling fraction used when none is given."""
+    return min(1.0, DEFAULT_MAX_TRACES / max(1, total_trials))
+
+
+def trace_sample_from_env(total_trials: int = 0) -> float:
+    """The trace sampling fraction from $ROIBENCH_TRACE_SAMPLE, else the default."""
     raw = os.environ.get(TRACE_SAMPLE_ENV, "").strip()
     if not raw:
-        return 1.0
+        return default_trace_sample(total_trials)
     try:
         value = float(raw)
     except ValueError:
@@ -223,11 +234,11 @@ def log_suite_run(
     """Log the parent and child runs; return the parent run id.
 
     `trace_sample`: fraction of trials that get a trace (1 = every trial, 0 = none); the same
-    (task, trial) pairs in every cell. None reads $ROIBENCH_TRACE_SAMPLE (set by `roibench run
-    --trace-sample/--no-trace`), else 1. `trace_method`: see `tracing.log_trial_traces`.
+    (task, trial) pairs in every cell. None reads $ROIBENCH_TRACE_SAMPLE, else traces every
+    trial up to DEFAULT_MAX_TRACES. `trace_method`: see `tracing.log_trial_traces`.
     """
     if trace_sample is None:
-        trace_sample = trace_sample_from_env()
+        trace_sample = trace_sample_from_env(sum(len(v) for v in trials.values()))
     import pandas as pd
 
     from roibench.tracing import TraceContext, log_trial_traces, sample_trials

@@ -153,7 +153,7 @@ def log_to_mlflow(
     run_name: str,
     experiment: str | None,
     *,
-    notes: dict[str, str] | None = None,
+    trace_sample: float | None = None,
 ) -> MlflowOutcome:
     """Log the run; on an unreachable or failing tracking server, say so instead of raising
     (the journal already holds everything; `roibench log` retries later)."""
@@ -167,10 +167,11 @@ def log_to_mlflow(
     if problem is not None:
         return MlflowOutcome(None, uri, problem)
     try:
-        run_id = log_suite_run(plan, by_cell, summaries, journal_path, run_name, experiment)
+        run_id = log_suite_run(
+            plan, by_cell, summaries, journal_path, run_name, experiment, trace_sample=trace_sample
+        )
     except Exception as exc:  # the run's results are safe in the journal whatever happens here
         return MlflowOutcome(None, uri, redact(f"{type(exc).__name__}: {exc}")[:500])
-    del notes
     return MlflowOutcome(run_id, uri)
 
 

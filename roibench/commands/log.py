@@ -17,6 +17,11 @@ def register(app: typer.Typer) -> None:
 def log_journal(
     journal: Annotated[Path, typer.Argument(help="journal.jsonl of a run.")],
     experiment: Annotated[str | None, typer.Option(help="MLflow experiment name.")] = None,
+    trace_sample: Annotated[
+        float | None,
+        typer.Option(min=0, max=1, help="Fraction of trials traced (default: all, up to 2,000)."),
+    ] = None,
+    trace: Annotated[bool, typer.Option("--trace/--no-trace", help="Trace trials.")] = True,
 ) -> None:
     """Log a run's journal to MLflow (MLFLOW_TRACKING_URI), as `roibench run` would have."""
     from rich.console import Console
@@ -35,7 +40,10 @@ def log_journal(
     by_cell = group_trials(plan, contents.trials)
     summaries = summarize(plan, by_cell)
     run_name = str(contents.header.get("run_name") or plan.suite.config.name)
-    logged = log_to_mlflow(plan, by_cell, summaries, journal, run_name, experiment)
+    logged = log_to_mlflow(
+        plan, by_cell, summaries, journal, run_name, experiment,
+        trace_sample=0.0 if not trace else trace_sample,
+    )  # fmt: skip
     if logged.error is not None:
         err.print(f"[bold red]MLflow not logged:[/] {logged.error}", highlight=False)
         raise typer.Exit(1)
