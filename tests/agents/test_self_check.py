@@ -117,8 +117,8 @@ def test_verifier_blocks_a_tempting_write(
 SUITE = """
 name = "self-check-tradeoff"
 seed = 11
-trials = 2
-concurrency = 64
+trials = 1
+concurrency = 16
 workflows = ["refunds"]
 agents = ["react", "self_check"]
 
@@ -140,7 +140,7 @@ def test_self_check_trades_cost_for_less_harm(tmp_path: Path) -> None:
     result = asyncio.run(Runner(plan_suite(suite)).run())
     react = result.trials["refunds/react/sim/budget"]
     checked = result.trials["refunds/self_check/sim/budget"]
-    assert len(react) == len(checked) == 120
+    assert len(react) == len(checked) == 60
 
     def harmful(records: list[Any]) -> int:
         return sum(r.outcome.status is OutcomeStatus.HARMFUL for r in records)
