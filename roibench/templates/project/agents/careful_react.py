@@ -50,6 +50,12 @@ async def tools(state: State, config: RunnableConfig) -> dict[str, Any]:
     return {"messages": await run.run_tool_calls(state["messages"][-1])}
 
 
+async def route(state: State) -> str:
+    """Next node: tools after a tool call, else the end. Async: LangGraph would run a sync
+    routing function in a thread, a hop per step."""
+    return END if state["done"] else "tools"
+
+
 class CarefulReact:
     """ReAct with a policy reminder before each turn."""
 
@@ -61,7 +67,7 @@ class CarefulReact:
         graph.add_node("model", model)
         graph.add_node("tools", tools)
         graph.add_edge(START, "model")
-        graph.add_conditional_edges("model", lambda s: END if s["done"] else "tools")
+        graph.add_conditional_edges("model", route, ["tools", END])
         graph.add_edge("tools", "model")
         return graph.compile()
 
