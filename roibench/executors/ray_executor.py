@@ -16,7 +16,8 @@ Design (README, "Scaling out with Ray"):
 - Rate limits: every worker gets 1/N of each endpoint's concurrency, RPM and TPM (`limit_share`),
   so the cluster as a whole stays within the suite's limits without a round-trip per request.
 - `--max-spend`: one budget actor runs the local runner's `_SpendBudget` (the same
-  reserve/release logic); every worker reserves there before a trial and releases after it.
+  reserve/release logic). The driver reserves there for each trial it dispatches, in the local
+  runner's order; the worker releases after the trial.
 """
 
 from __future__ import annotations
@@ -83,10 +84,23 @@ class BudgetActor:
     def __init__(self, cap: str | None) -> None:
         self.budget = _SpendBudget(None if cap is None else Decimal(cap))
         self.holding: dict[TrialKey, str] = {}
+        self._turn = 0
+        self._turns = asyncio.Condition()
 
-    async def reserve(self, cell: str, key: TrialKey) -> bool:
-        """True if the trial may start now (waits while in-flight trials settle)."""
-        ok = await self.budget.reserve(cell)
+    async def reserve(self, cell: str, key: TrialKey, seq: int) -> bool:
+        """True if the trial may start now (waits while in-flight trials settle).
+
+        Reservations are decided in the driver's dispatch order (`seq` = 0, 1, ...), which is
+        the local runner's order: an async actor does not start calls in the order they were
+        sent, and the budget's estimate depends on which trials it admits first."""
+        async with self._turns:
+            await self._turns.wait_for(lambda: self._turn == seq)
+        try:
+            ok = await self.budget.reserve(cell)
+        finally:
+            async with self._turns:
+                self._turn += 1
+                self._turns.notify_all()
         if ok:
             self.holding[tuple(key)] = cell  # type: ignore[index]
         return ok
@@ -127,9 +141,26 @@ class TrialWorker:
         self.runner = Runner(self.plan, options=self.options)
         self.cells = {c.label: (c, {t.id: t for t in c.tasks}) for c in self.plan.cells}
         self.budget = budget
+        self._warm: asyncio.Future[None] | None = None
 
-    def signature(self) -> tuple[int, int, list[tuple[str, list[str]]]]:
-        """(pid, trials, [(cell label, task ids)]): the driver checks it matches its plan."""
+    async def _open_endpoints(self) -> None:
+        for cell, _ in self.cells.values():
+            await self.runner._endpoint(cell.model)
+            if cell.user_model is not None:
+                await self.runner._endpoint(cell.user_model)
+
+    async def _warm_up(self) -> None:
+        """Open every endpoint (and start the in-process simulator) once, before any trial, as
+        `Runner.run` does: trials opening them lazily would race for the simulator's port.
+        Also after a restart, where the first call may be a trial."""
+        if self._warm is None:
+            self._warm = asyncio.ensure_future(self._open_endpoints())
+        await self._warm
+
+    async def signature(self) -> tuple[int, int, list[tuple[str, list[str]]]]:
+        """(pid, trials, [(cell label, task ids)]), once warmed up: the driver checks it
+        against its plan."""
+        await self._warm_up()
         cells = [(label, list(tasks)) for label, (_, tasks) in self.cells.items()]
         return os.getpid(), self.plan.trials, cells
 
@@ -142,12 +173,16 @@ class TrialWorker:
         if queue is not None:
             queue.put_nowait(("call", call))
 
-    async def run(self, key: TrialKey, lost: list[CallRecord]) -> AsyncIterator[tuple[str, Any]]:
+    async def run(
+        self, key: TrialKey, lost: list[CallRecord], allowed: bool = True
+    ) -> AsyncIterator[tuple[str, Any]]:
         """Run one trial, streaming ('call', CallRecord)... then ('trial', TrialRecord), or
-        only ('skipped', None) when the spend cap lets it not start."""
+        only ('skipped', None) when the spend cap does not let it start. `allowed` is the
+        budget actor's answer to the driver's reservation (Ray resolves it before the call)."""
         key = (key[0], key[1], key[2])
         cell, tasks = self.cells[key[0]]
-        if self.budget is not None and not await self.budget.reserve.remote(key[0], key):
+        await self._warm_up()
+        if not allowed:
             yield ("skipped", None)
             return
         if lost:
@@ -255,11 +290,17 @@ class RayExecutor:
         """The worker actor handles (tests find a worker's pid through them)."""
         self.budget: Any = None
         self.lost_attempts = 0
+        self.sim_requests_by_worker: list[int] = []
+        """Requests each worker's in-process simulator served (after the run)."""
         """Trial attempts lost with their worker (and re-queued)."""
         self.on_dispatch: Callable[[RayExecutor, int], None] | None = None
         """Called after each dispatch with the number of trials finished so far (tests)."""
 
-    def _start_workers(self) -> None:
+    def start(self) -> None:
+        """Create the budget actor and the workers and wait until each has rebuilt the plan
+        (`run` does this itself if not done yet; benchmarks call it to time the run alone)."""
+        if self.workers:
+            return
         cpus = float(ray.cluster_resources().get("CPU", 1.0))
         n = self.n_workers or max(1, int(cpus))
         _check_limits(self.plan, n)
@@ -318,31 +359,47 @@ class RayExecutor:
         losses: dict[TrialKey, int] = {}
         finished: set[TrialKey] = set()
         lost_spend = Decimal(0)
-        self._start_workers()
-        alive = set(range(len(self.workers)))
+        self.start()
+        available = set(range(len(self.workers)))
+        """Workers neither dead for good nor being restarted: trials go only to these."""
+        pings: dict[Any, int] = {}
+        """A ping per restarting worker; it answers once the worker is back."""
         load = [0] * len(self.workers)
         inflight: dict[Any, _Attempt] = {}
+        reservations = 0
         try:
             while True:
-                while work and len(inflight) < self.plan.concurrency and alive:
+                while work and len(inflight) < self.plan.concurrency and available:
                     key = work.popleft()
                     if key[0] in result.stopped_cells or result.budget_stopped:
                         result.skipped += 1
                         continue
-                    w = min(alive, key=lambda i: load[i])
-                    gen = self.workers[w].run.remote(key, lost.get(key, []))
+                    w = min(available, key=lambda i: load[i])
+                    allowed: Any = True
+                    if self.budget is not None:
+                        # reserved in dispatch order, as the local runner does
+                        allowed = self.budget.reserve.remote(key[0], key, reservations)
+                        reservations += 1
+                    gen = self.workers[w].run.remote(key, lost.get(key, []), allowed)
                     inflight[gen] = _Attempt(key, w)
                     load[w] += 1
                     if self.on_dispatch is not None:
                         self.on_dispatch(self, len(finished))
-                if not inflight:
-                    if work and not alive:
+                if not inflight and not (work and pings):
+                    if work:
                         raise RuntimeError("every Ray worker died; the journal holds what ran")
                     break
-                ready, _ = ray.wait(list(inflight), num_returns=1, timeout=5.0)
+                waiting = [*inflight, *pings]
+                ready, _ = ray.wait(waiting, num_returns=1, timeout=5.0)
                 if ready:
-                    ready, _ = ray.wait(list(inflight), num_returns=len(inflight), timeout=0)
+                    ready, _ = ray.wait(waiting, num_returns=len(waiting), timeout=0)
                 for gen in ready:
+                    if gen in pings:  # a restarting worker answered, or is gone for good
+                        w = pings.pop(gen)
+                        with contextlib.suppress(ray.exceptions.RayError):  # else: gone
+                            ray.get(gen)
+                            available.add(w)
+                        continue
                     attempt = inflight[gen]
                     stream: Any = gen  # an ObjectRefGenerator
                     item: Any
@@ -351,10 +408,13 @@ class RayExecutor:
                     except StopIteration:
                         kind, item = "lost", None
                     except ray.exceptions.RayError as exc:
+                        w = attempt.worker
                         if isinstance(exc, ray.exceptions.ActorDiedError):
-                            # dead for good (restarts exhausted): out of the pool; a restarting
-                            # worker raises ActorUnavailableError and stays in it
-                            alive.discard(attempt.worker)
+                            available.discard(w)  # dead for good (restarts exhausted)
+                        elif w in available:  # Ray restarts it: no trials until it answers
+                            available.discard(w)
+                            ping = self.workers[w].pid.options(max_task_retries=-1).remote()
+                            pings[ping] = w
                         kind, item = "lost", None
                     key = attempt.key
                     if kind == "call":
@@ -425,14 +485,16 @@ class RayExecutor:
 
     def _close(self) -> int:
         """Close every live worker (endpoints, simulator, cache) and drop the actors."""
-        served = 0
+        self.sim_requests_by_worker = []
         for w in self.workers:
+            served = 0
             with contextlib.suppress(ray.exceptions.RayError, TimeoutError):
-                served += int(ray.get(w.close.remote(), timeout=30))
+                served = int(ray.get(w.close.remote(), timeout=30))
+            self.sim_requests_by_worker.append(served)
             ray.kill(w, no_restart=True)
         if self.budget is not None:
             ray.kill(self.budget, no_restart=True)
-        return served
+        return sum(self.sim_requests_by_worker)
 
 
 def run_on_ray(
