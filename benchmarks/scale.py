@@ -56,7 +56,7 @@ class Sampler(threading.Thread):
 
 def main() -> int:
     """Run the scale test and print the figures."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--trials-total", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--trace-sample", type=float, default=None,

@@ -59,7 +59,9 @@ def load_tasks() -> list[Any]:
 async def bare_loop(url: str, tasks: list[Any], trials: int, concurrency: int) -> float:
     """(a): tasks/s of a plain AsyncOpenAI tool-calling loop."""
     import openai
-    from roibench.workflows.refunds import RefundsWorkflow
+    from roibench.workflows.refunds import (  # pyright: ignore[reportMissingImports]
+        RefundsWorkflow,
+    )
 
     wf = RefundsWorkflow()
     tools = wf.env.tool_schemas()
@@ -167,7 +169,7 @@ async def sim_rate(url: str, concurrency: int, requests: int) -> float:
 
 def main() -> int:
     """Run the comparison and print the table."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=8, help="trials per task (60 tasks)")
     parser.add_argument("--latencies", default="0,0.2")
     parser.add_argument("--concurrency", default="32,128")

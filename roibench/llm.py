@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-import httpx
 import openai
 
 from roibench.cache import ResponseCache, cache_key
@@ -123,17 +122,13 @@ class Endpoint:
     ) -> Endpoint:
         """Create the client. The key comes from the environment only."""
         key = provider.api_key() or "not-needed"
+        # the SDK's own HTTP client (its pool allows far more connections than any
+        # concurrency here; the limiter below is what bounds requests in flight)
         client = openai.AsyncOpenAI(
             base_url=base_url,
             api_key=key,
             max_retries=0,  # retries happen here so each attempt is recorded
             timeout=timeout_s,
-            http_client=httpx.AsyncClient(
-                timeout=timeout_s,
-                limits=httpx.Limits(
-                    max_connections=concurrency, max_keepalive_connections=concurrency
-                ),
-            ),
         )
         return cls(provider=provider, client=client, limiter=RequestLimiter(concurrency, rpm, tpm))
 
@@ -142,7 +137,7 @@ class Endpoint:
         await self.client.close()
 
 
-def _retry_after_s(headers: httpx.Headers | Mapping[str, str] | None) -> float | None:
+def _retry_after_s(headers: Mapping[str, str] | None) -> float | None:
     if headers is None:
         return None
     value = headers.get("retry-after")
@@ -183,7 +178,7 @@ def _usage_is_valid(data: Mapping[str, Any]) -> bool:
 def _status_body(exc: openai.APIStatusError) -> Any:
     try:
         return json.loads(exc.response.content)
-    except (ValueError, httpx.ResponseNotRead):
+    except Exception:  # unread or not JSON: fall back to what the SDK parsed
         return exc.body
 
 
@@ -283,13 +278,13 @@ class ChatModel:
                 # the client's low-level post with a body we encode once: the same wire
                 # request as chat.completions.create, without the SDK re-walking the whole
                 # conversation through its TypedDict transforms on every call
-                response = await self.endpoint.client.post(
+                body_bytes = await self.endpoint.client.post(
                     "/chat/completions",
-                    cast_to=httpx.Response,
+                    cast_to=bytes,
                     content=payload,
                     options={"headers": self._headers(attempt)},
                 )
-                data = json.loads(response.content)
+                data = json.loads(body_bytes)
                 info = classify_body(self.endpoint.provider, data)
             except openai.APIStatusError as exc:
                 info = classify_status(self.endpoint.provider, exc.status_code, _status_body(exc))

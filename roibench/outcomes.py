@@ -30,11 +30,14 @@ class Outcome(BaseModel):
 
     status: OutcomeStatus = Field(description="Outcome class.")
     loss_usd: Decimal = Field(
-        Decimal(0), ge=0, description="Money lost, measured from the end state (harmful only)."
+        default=Decimal(0),
+        ge=0,
+        description="Money lost, measured from the end state (harmful only).",
     )
-    reason: str = Field("", description="Why, in one line, for the trials table.")
+    reason: str = Field(default="", description="Why, in one line, for the trials table.")
     matches_expected: bool = Field(
-        False, description="End state equals the expected one (a correct escalation included)."
+        default=False,
+        description="End state equals the expected one (a correct escalation included).",
     )
 
     @classmethod

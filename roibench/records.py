@@ -18,19 +18,22 @@ class CallRecord(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     role: str = Field(
-        "agent", description="Who made the call: 'agent', or e.g. 'user_sim' for a user simulator."
+        default="agent",
+        description="Who made the call: 'agent', or e.g. 'user_sim' for a user simulator.",
     )
 
     started_at: datetime = Field(description="UTC time the request was sent (prices use it).")
     latency_s: float = Field(ge=0, description="Seconds until the full response arrived.")
     usage: Usage = Field(description="Normalised token usage.")
     cost_usd: Decimal | None = Field(description="Priced cost; None when no card prices it.")
-    finish_reason: str | None = Field(None, description="As the provider reported it.")
-    error: str | None = Field(None, description="Error class when the request failed.")
-    attempt: int = Field(0, ge=0, description="0 for the first try, n for the n-th retry.")
-    cached: bool = Field(False, description="Served from the response cache (cost = original).")
+    finish_reason: str | None = Field(default=None, description="As the provider reported it.")
+    error: str | None = Field(default=None, description="Error class when the request failed.")
+    attempt: int = Field(default=0, ge=0, description="0 for the first try, n for the n-th retry.")
+    cached: bool = Field(
+        default=False, description="Served from the response cache (cost = original)."
+    )
     usage_estimated: bool = Field(
-        False, description="The provider sent no valid usage; tokens estimated from text."
+        default=False, description="The provider sent no valid usage; tokens estimated from text."
     )
 
 
@@ -43,8 +46,10 @@ class ToolCallRecord(BaseModel):
     args: dict[str, Any]
     result: str = Field(description="What the tool returned (first 2,000 characters).")
     ok: bool = Field(description="False when the tool returned an error.")
-    started_at: datetime | None = Field(None, description="UTC time the call began (traces).")
-    latency_s: float | None = Field(None, ge=0, description="Seconds the tool took.")
+    started_at: datetime | None = Field(
+        default=None, description="UTC time the call began (traces)."
+    )
+    latency_s: float | None = Field(default=None, ge=0, description="Seconds the tool took.")
 
 
 class TrialRecord(BaseModel):
@@ -61,19 +66,19 @@ class TrialRecord(BaseModel):
     trial: int = Field(ge=0, description="Trial index k (0-based) of this task in this cell.")
     seed: int = Field(description="Seed the trial ran with.")
     outcome: Outcome
-    error_class: str | None = Field(None, description="Error taxonomy entry, if any.")
+    error_class: str | None = Field(default=None, description="Error taxonomy entry, if any.")
     calls: tuple[CallRecord, ...] = Field(description="Every LLM request of the trial.")
     usage: Usage = Field(description="Sum of the calls' usage.")
     cost_usd: Decimal | None = Field(description="Sum of call costs; None if any is unpriced.")
     steps: int = Field(ge=0, description="Agent model turns.")
-    invalid_tool_calls: int = Field(0, ge=0, description="Malformed or unknown tool calls.")
+    invalid_tool_calls: int = Field(default=0, ge=0, description="Malformed or unknown tool calls.")
     lost_calls: tuple[CallRecord, ...] = Field(
-        (), description="Calls of earlier attempts of this trial lost in a crash (resume)."
+        default=(), description="Calls of earlier attempts of this trial lost in a crash (resume)."
     )
-    tool_log: tuple[ToolCallRecord, ...] = Field((), description="Tool calls in order.")
+    tool_log: tuple[ToolCallRecord, ...] = Field(default=(), description="Tool calls in order.")
     started_at: datetime
     duration_s: float = Field(ge=0)
-    reply: str = Field("", description="The agent's final reply (reasoning stripped).")
+    reply: str = Field(default="", description="The agent's final reply (reasoning stripped).")
 
     @property
     def tool_calls(self) -> int:

@@ -101,8 +101,11 @@ def plan_suite(
         elif wf.dataset is not None:
             path = Path(wf.dataset)
         else:
-            raise InputError(f"workflow {wf.name!r} has no default dataset; set one", file=suite.path,
-                             field=f"workflows[{i}].dataset")
+            raise InputError(
+                f"workflow {wf.name!r} has no default dataset; set one",
+                file=suite.path,
+                field=f"workflows[{i}].dataset",
+            )
         try:
             wf.configure(dict(ref.options), user_simulator=ref.user_model is not None)
         except ValueError as exc:
@@ -123,8 +126,15 @@ def plan_suite(
     catalog = suite_catalog(suite)
     pricers = [model_pricer(catalog, suite, i) for i in range(len(cfg.models))]
     cells = [
-        Cell(workflow=wf, workflow_ref=wref, agent=agent, agent_ref=aref, model=model,
-             dataset=dataset, price=pricer)
+        Cell(
+            workflow=wf,
+            workflow_ref=wref,
+            agent=agent,
+            agent_ref=aref,
+            model=model,
+            dataset=dataset,
+            price=pricer,
+        )
         for wref, wf, dataset in workflows
         for aref, agent in agents
         for model, pricer in zip(cfg.models, pricers, strict=True)
@@ -154,7 +164,8 @@ def _user_model(suite: LoadedSuite, index: int) -> tuple[ModelSpec | None, Price
         if spec not in names:
             raise InputError(
                 f"user_model {spec!r} is not a model of the suite (models: {', '.join(names)})",
-                file=suite.path, field=field_name,
+                file=suite.path,
+                field=field_name,
             )
         j = names.index(spec)
         return suite.config.models[j], model_pricer(catalog, suite, j)
@@ -383,12 +394,12 @@ class Runner:
                     if not await self._budget.reserve(cell.label):
                         result.skipped += 1
                         continue
-                    record: TrialRecord | None = None
                     try:
                         record = await self.run_trial(cell, task, k)
-                    finally:
-                        spent = _fresh_spend(record) if record is not None else Decimal(0)
-                        await self._budget.release(cell.label, spent)
+                    except BaseException:  # cancelled: give the reservation back
+                        await self._budget.release(cell.label, Decimal(0))
+                        raise
+                    await self._budget.release(cell.label, _fresh_spend(record))
                     result.trials[cell.label].append(record)
                     if self.journal is not None:
                         await self.journal.append_async(record)
@@ -521,7 +532,9 @@ class Runner:
                 )
                 final_messages = state.get("messages", turn)
             error_class = run.stop_reason
-            outcome = cell.workflow.grade(task, env, Transcript(messages=final_messages, reply=run.reply))
+            outcome = cell.workflow.grade(
+                task, env, Transcript(messages=final_messages, reply=run.reply)
+            )
         except LLMError as exc:
             error_class = exc.error_class
             outcome = Outcome.error(str(exc))
@@ -551,7 +564,10 @@ class Runner:
             steps=run.steps,
             tool_log=tuple(
                 ToolCallRecord(
-                    name=c.name, args=c.args, result=c.result[:2000], ok=c.ok,
+                    name=c.name,
+                    args=c.args,
+                    result=c.result[:2000],
+                    ok=c.ok,
                     started_at=datetime.fromtimestamp(c.started_at, UTC) if c.started_at else None,
                     latency_s=c.latency_s,
                 )

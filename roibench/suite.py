@@ -32,8 +32,8 @@ class PriceSpec(BaseModel):
 
     currency: Literal["USD", "CNY"] = "USD"
     input_per_mtok: Decimal = Field(ge=0)
-    cache_read_per_mtok: Decimal | None = Field(None, ge=0)
-    cache_write_per_mtok: Decimal | None = Field(None, ge=0)
+    cache_read_per_mtok: Decimal | None = Field(default=None, ge=0)
+    cache_write_per_mtok: Decimal | None = Field(default=None, ge=0)
     output_per_mtok: Decimal = Field(ge=0)
     source_url: str | None = None
     checked: str | None = None
@@ -47,22 +47,26 @@ class ModelSpec(BaseModel):
 
     name: str = Field(min_length=1, description="Label in results, e.g. 'sim/frontier'.")
     provider: str = Field(description="Provider preset name (see `roibench providers`).")
-    model: str | None = Field(None, description="Model id sent to the API; default: name.")
-    base_url: str | None = Field(None, description="Override the preset's base URL.")
-    api_key_env: str | None = Field(None, description="Override the preset's key variable.")
-    temperature: float | None = Field(None, ge=0, le=2)
-    max_tokens: int | None = Field(None, gt=0, description="Output cap per call.")
+    model: str | None = Field(default=None, description="Model id sent to the API; default: name.")
+    base_url: str | None = Field(default=None, description="Override the preset's base URL.")
+    api_key_env: str | None = Field(default=None, description="Override the preset's key variable.")
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: int | None = Field(default=None, gt=0, description="Output cap per call.")
     reasoning_effort: str | None = None
     extra_body: dict[str, Any] = Field(default_factory=dict, description="Sent as-is.")
-    concurrency: int | None = Field(None, gt=0, description="Max requests in flight.")
-    timeout_s: float = Field(60.0, gt=0, description="Per-request timeout.")
-    max_retries: int = Field(4, ge=0, description="Retries after a transient failure.")
-    rpm: int | None = Field(None, gt=0, description="Requests per minute allowed (endpoint).")
-    tpm: int | None = Field(None, gt=0, description="Tokens per minute allowed (endpoint).")
-    faults: FaultSpec | None = Field(None, description="Simulator only: injected fault rates.")
-    price: PriceSpec | None = Field(None, description="Inline price card.")
+    concurrency: int | None = Field(default=None, gt=0, description="Max requests in flight.")
+    timeout_s: float = Field(default=60.0, gt=0, description="Per-request timeout.")
+    max_retries: int = Field(default=4, ge=0, description="Retries after a transient failure.")
+    rpm: int | None = Field(
+        default=None, gt=0, description="Requests per minute allowed (endpoint)."
+    )
+    tpm: int | None = Field(default=None, gt=0, description="Tokens per minute allowed (endpoint).")
+    faults: FaultSpec | None = Field(
+        default=None, description="Simulator only: injected fault rates."
+    )
+    price: PriceSpec | None = Field(default=None, description="Inline price card.")
     card_ref: str | None = Field(
-        None,
+        default=None,
         alias="price_card",
         description="Price card id (suite's price_cards file, then bundled cards) or "
         "'genai-prices:PROVIDER/MODEL'; default: looked up by provider and model id.",
@@ -115,14 +119,16 @@ class WorkflowRef(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = Field(min_length=1, description="Built-in name, module:attr or file.py:attr.")
-    dataset: str | None = Field(None, description="Task file, relative to the suite file.")
-    limit: int | None = Field(None, gt=0, description="Use only the first N tasks.")
-    value_model: ValueModel | None = Field(None, description="Override the workflow's baseline.")
+    dataset: str | None = Field(default=None, description="Task file, relative to the suite file.")
+    limit: int | None = Field(default=None, gt=0, description="Use only the first N tasks.")
+    value_model: ValueModel | None = Field(
+        default=None, description="Override the workflow's baseline."
+    )
     options: dict[str, Any] = Field(
         default_factory=dict, description="Workflow-specific settings (the workflow checks them)."
     )
     user_model: str | ModelSpec | None = Field(
-        None,
+        default=None,
         description="User simulator for multi-turn workflows: a [[models]] name, or a model "
         "table of its own. Its calls are priced and reported apart from the agent's.",
     )
@@ -134,8 +140,10 @@ class AgentRef(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = Field(min_length=1)
-    max_steps: int = Field(12, gt=0, description="Model turns per trial.")
-    max_tokens_per_trial: int | None = Field(None, gt=0, description="Token budget per trial.")
+    max_steps: int = Field(default=12, gt=0, description="Model turns per trial.")
+    max_tokens_per_trial: int | None = Field(
+        default=None, gt=0, description="Token budget per trial."
+    )
 
 
 class SuiteConfig(BaseModel):
@@ -145,16 +153,17 @@ class SuiteConfig(BaseModel):
 
     name: str = Field(min_length=1, description="Also the MLflow experiment name.")
     description: str = ""
-    seed: int = Field(0, description="Seeds the simulator and bootstrap.")
-    trials: int = Field(1, gt=0, description="Trials per task (k).")
-    concurrency: int = Field(16, gt=0, description="Trials in flight at once.")
+    seed: int = Field(default=0, description="Seeds the simulator and bootstrap.")
+    trials: int = Field(default=1, gt=0, description="Trials per task (k).")
+    concurrency: int = Field(default=16, gt=0, description="Trials in flight at once.")
     workflows: list[WorkflowRef] = Field(min_length=1)
     agents: list[AgentRef] = Field(min_length=1)
     models: list[ModelSpec] = Field(min_length=1)
     outcome_pricing: OutcomePricing = Field(description="The outcome-price scheme compared.")
-    fx: FxTable | None = Field(None, description="Dated FX table for non-USD price cards.")
+    fx: FxTable | None = Field(default=None, description="Dated FX table for non-USD price cards.")
     price_cards: str | None = Field(
-        None, description="YAML price-card file (relative to the suite); overrides bundled cards."
+        default=None,
+        description="YAML price-card file (relative to the suite); overrides bundled cards.",
     )
 
     @field_validator("workflows", "agents", mode="before")

@@ -45,9 +45,9 @@ class Task(BaseModel):
         default_factory=list, description="Strings the final reply must contain."
     )
     tempting_actions: list[Action] | None = Field(
-        None, description="What an agent that breaks the policy would do (graded harmful)."
+        default=None, description="What an agent that breaks the policy would do (graded harmful)."
     )
-    notes: str = Field("", description="Why the expected outcome is right, for reviewers.")
+    notes: str = Field(default="", description="Why the expected outcome is right, for reviewers.")
 
 
 class Dataset(BaseModel):

@@ -31,7 +31,7 @@ class ToolError(Exception):
     """Raise inside a tool to return an error message to the agent (it may recover)."""
 
 
-def tool(fn: F | None = None, *, write: bool = False) -> Any:
+def tool(fn: Callable[..., Any] | None = None, *, write: bool = False) -> Any:
     """Mark an Env method as a tool the agent may call.
 
     The method's docstring becomes the tool description and its typed parameters the JSON
@@ -146,7 +146,9 @@ class Env:
                 parsed = json.loads(arguments) if arguments.strip() else {}
             except json.JSONDecodeError as exc:
                 self.invalid_calls += 1
-                return self._record(name, {}, f"error: arguments are not valid JSON ({exc.msg})", False)
+                return self._record(
+                    name, {}, f"error: arguments are not valid JSON ({exc.msg})", False
+                )
         else:
             parsed = arguments
         if not isinstance(parsed, dict):
@@ -184,8 +186,14 @@ class Env:
         started = self._call_started or now
         self._call_started = 0.0
         self.calls.append(
-            ToolCall(name=name, args=args, result=result, ok=ok, started_at=started,
-                     latency_s=now - started)
+            ToolCall(
+                name=name,
+                args=args,
+                result=result,
+                ok=ok,
+                started_at=started,
+                latency_s=now - started,
+            )
         )
         return result
 

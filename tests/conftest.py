@@ -51,7 +51,7 @@ def sim_server(refunds_tasks) -> Iterator[SimServer]:
 
 
 @pytest.fixture
-def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A fresh sqlite MLflow tracking store for the test; returns its URI."""
     import mlflow
 

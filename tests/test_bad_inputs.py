@@ -54,6 +54,12 @@ def write_dataset(
 
 DATASET = 'dataset = "tasks.jsonl"\n'
 
+
+def drop_orders(row: dict) -> None:
+    row["id"] = "x"
+    del row["initial_state"]["orders"]
+
+
 # name -> (suite text, extra files to write, CLI args after the suite, words expected)
 CASES: dict[str, tuple[str, Callable[[Path], None] | None, list[str], list[str]]] = {
     "toml syntax": ("name = = 1\n", None, [], ["not valid TOML", ":1"]),
@@ -168,7 +174,7 @@ CASES: dict[str, tuple[str, Callable[[Path], None] | None, list[str], list[str]]
     ),
     "dataset state invalid": (
         suite(workflow_extra=DATASET),
-        lambda t: write_dataset(t, lambda r: (r.update(id="x"), r["initial_state"].pop("orders"))),
+        lambda t: write_dataset(t, drop_orders),
         [],
         ["tasks.jsonl:2", "orders"],
     ),

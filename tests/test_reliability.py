@@ -235,8 +235,8 @@ class _BillingHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(b"{}")
 
-    def log_message(self, *args: object) -> None:
-        pass
+    def log_message(self, format: str, *args: object) -> None:
+        del format, args
 
 
 @pytest.fixture

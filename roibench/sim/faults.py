@@ -32,18 +32,28 @@ class FaultSpec(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    rate_limit: float = Field(0.0, ge=0, le=1, description="HTTP 429 with Retry-After.")
-    server_error: float = Field(0.0, ge=0, le=1, description="HTTP 500.")
-    bad_gateway: float = Field(0.0, ge=0, le=1, description="HTTP 502.")
-    unavailable: float = Field(0.0, ge=0, le=1, description="HTTP 503.")
-    connection_reset: float = Field(0.0, ge=0, le=1, description="Socket closed, no response.")
-    slow: float = Field(0.0, ge=0, le=1, description="Response delayed by slow_s (a timeout).")
-    malformed_tool_args: float = Field(0.0, ge=0, le=1, description="Tool-call JSON cut short.")
-    truncated: float = Field(0.0, ge=0, le=1, description="finish_reason=length, output cut.")
-    usage_missing: float = Field(0.0, ge=0, le=1, description="No usage block.")
-    usage_wrong_type: float = Field(0.0, ge=0, le=1, description="Usage counts as junk strings.")
-    retry_after_s: float = Field(0.2, ge=0, description="Retry-After sent with a 429.")
-    slow_s: float = Field(5.0, ge=0, description="Delay of a slow response.")
+    rate_limit: float = Field(default=0.0, ge=0, le=1, description="HTTP 429 with Retry-After.")
+    server_error: float = Field(default=0.0, ge=0, le=1, description="HTTP 500.")
+    bad_gateway: float = Field(default=0.0, ge=0, le=1, description="HTTP 502.")
+    unavailable: float = Field(default=0.0, ge=0, le=1, description="HTTP 503.")
+    connection_reset: float = Field(
+        default=0.0, ge=0, le=1, description="Socket closed, no response."
+    )
+    slow: float = Field(
+        default=0.0, ge=0, le=1, description="Response delayed by slow_s (a timeout)."
+    )
+    malformed_tool_args: float = Field(
+        default=0.0, ge=0, le=1, description="Tool-call JSON cut short."
+    )
+    truncated: float = Field(
+        default=0.0, ge=0, le=1, description="finish_reason=length, output cut."
+    )
+    usage_missing: float = Field(default=0.0, ge=0, le=1, description="No usage block.")
+    usage_wrong_type: float = Field(
+        default=0.0, ge=0, le=1, description="Usage counts as junk strings."
+    )
+    retry_after_s: float = Field(default=0.2, ge=0, description="Retry-After sent with a 429.")
+    slow_s: float = Field(default=5.0, ge=0, description="Delay of a slow response.")
 
     @classmethod
     def parse(cls, text: str) -> FaultSpec:

@@ -39,9 +39,9 @@ def test_plays_reference_first_action_as_a_real_tool_call(
     task = refunds_tasks[0]
     resp = client(sim_server).chat.completions.create(
         model="sim/frontier",
-        messages=opening(task),
-        tools=TOOLS,
-        seed=1,  # type: ignore[arg-type]
+        messages=opening(task),  # type: ignore[arg-type]
+        tools=TOOLS,  # type: ignore[arg-type]
+        seed=1,
     )
     choice = resp.choices[0]
     assert choice.finish_reason == "tool_calls"

@@ -11,7 +11,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from roibench.workflows.refunds import RefundsWorkflow
+from roibench.workflows.refunds import (  # pyright: ignore[reportMissingImports]
+    RefundsWorkflow,
+)
 
 from roibench.outcomes import OutcomeStatus
 from roibench.tasks import Action, Task
