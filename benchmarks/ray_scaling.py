@@ -105,6 +105,8 @@ class Measurement:
     trials: int
     seconds: float
     cpu: dict[str, float] = field(default_factory=dict)
+    lost: int = 0
+    """Trial attempts lost with a worker (re-run); 0 in a healthy run."""
     profiles: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
 
     @property
@@ -125,7 +127,10 @@ class _Profiler:
         spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
         for name, pid in pids.items():
             path = out / f"{name}.txt"
-            cmd = [spy, "record", "-p", str(pid), "-r", "200", "-f", "raw", "-o", str(path)]
+            # only samples holding the GIL (CPU actually used by Python), full paths so the
+            # innermost frame can be named by package; nonblocking to perturb less
+            cmd = [spy, "record", "-p", str(pid), "-r", "100", "-f", "raw", "-o", str(path),
+                   "--gil", "--nonblocking", "--full-filenames"]  # fmt: skip
             self.procs[name] = (
                 subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
                 path,
@@ -145,7 +150,7 @@ class _Profiler:
 def _bucket(frame: str) -> str:
     """A profile frame's package: 'langgraph', 'openai', 'roibench.sim', 'asyncio', ..."""
     m = re.search(r"\(([^)]*)\)", frame)
-    where = m.group(1) if m else frame
+    where = re.sub(r":\d+$", "", m.group(1) if m else frame)
     for marker in ("site-packages/", "lib/python3.11/"):
         if marker in where:
             rest = where.split(marker, 1)[1]
@@ -158,7 +163,8 @@ def _bucket(frame: str) -> str:
 
 
 def _top_buckets(path: Path, top: int) -> list[tuple[str, float]]:
-    """Self time by package (the innermost frame of each sample), as shares of all samples."""
+    """Self time by package (the innermost Python frame of each sample holding the GIL), as
+    shares of all such samples."""
     counts: Counter[str] = Counter()
     total = 0
     if not path.exists():
@@ -169,7 +175,7 @@ def _top_buckets(path: Path, top: int) -> list[tuple[str, float]]:
             continue
         frames = stack.split(";")
         leaf = frames[-1] if frames else "?"
-        counts[_bucket(leaf) if "idle" not in stack else "idle"] += int(n)
+        counts[_bucket(leaf)] += int(n)
         total += int(n)
     return [(name, n / total) for name, n in counts.most_common(top)] if total else []
 
@@ -216,7 +222,7 @@ def run_once(
     }
     cpu["other (Ray system, rest of machine)"] = max(0.0, busy - sum(cpu.values()))
     label = "local (asyncio)" if workers is None else f"ray x{workers}"
-    m = Measurement(label, n, seconds, cpu)
+    m = Measurement(label, n, seconds, cpu, lost=executor.lost_attempts if executor else 0)
     if profiler is not None:
         m.profiles = profiler.stop()
     return m
@@ -251,7 +257,8 @@ def main(argv: list[str] | None = None) -> dict[str, Measurement]:
                 cpu = ", ".join(f"{k} {v / m.seconds:.2f}" for k, v in m.cpu.items())
                 print(
                     f"{m.label:>16}: {m.trials} trials in {m.seconds:5.2f} s = "
-                    f"{m.rate:6.1f} trials/s | CPU cores busy: {cpu}",
+                    f"{m.rate:6.1f} trials/s | CPU cores busy: {cpu}"
+                    + (f" | {m.lost} attempts lost with a worker" if m.lost else ""),
                     flush=True,
                 )
                 for proc, buckets in m.profiles.items():
