@@ -17,7 +17,7 @@ Design (README, "Scaling out with Ray"):
   so the cluster as a whole stays within the suite's limits without a round-trip per request.
 - `--max-spend`: one budget actor runs the local runner's `_SpendBudget` (the same
   reserve/release logic). The driver reserves there for each trial it dispatches, in the local
-  runner's order; the worker releases after the trial.
+  runner's order, and releases it when the trial (or its loss) comes back.
 """
 
 from __future__ import annotations
@@ -78,8 +78,8 @@ def _fresh_calls(calls: list[CallRecord]) -> Decimal:
 
 class BudgetActor:
     """`--max-spend` for the whole cluster: the local runner's `_SpendBudget` in one actor.
-    Reservations are held by trial key, so a release (by the worker, or by the driver for a
-    trial whose worker died) happens once whoever sends it."""
+    Reservations are held by trial key, so each is released once; spend reported for a key not
+    held (a duplicate run) still counts."""
 
     def __init__(self, cap: str | None) -> None:
         self.budget = _SpendBudget(None if cap is None else Decimal(cap))
@@ -121,7 +121,7 @@ class BudgetActor:
 class TrialWorker:
     """A worker actor: the plan rebuilt from the suite, one Runner, trials run on request."""
 
-    def __init__(self, spec: WorkerSpec, budget: Any) -> None:
+    def __init__(self, spec: WorkerSpec) -> None:
         from roibench.cache import ResponseCache
         from roibench.runner import Runner, plan_suite
         from roibench.suite import parse_suite
@@ -140,7 +140,6 @@ class TrialWorker:
         )
         self.runner = Runner(self.plan, options=self.options)
         self.cells = {c.label: (c, {t.id: t for t in c.tasks}) for c in self.plan.cells}
-        self.budget = budget
         self._warm: asyncio.Future[None] | None = None
 
     async def _open_endpoints(self) -> None:
@@ -205,8 +204,6 @@ class TrialWorker:
                 if kind == "raised":
                     raise item
                 if kind == "trial":
-                    if self.budget is not None:
-                        await self.budget.release.remote(key, _fresh_spend(item))
                     yield (kind, item)
                     return
                 yield (kind, item)
@@ -325,7 +322,7 @@ class RayExecutor:
             max_task_retries=0,  # the driver re-queues, attaching the lost attempt's calls
             max_concurrency=max(16, 2 * per_worker + 8),
         )
-        self.workers = [actor.remote(spec, self.budget) for _ in range(n)]
+        self.workers = [actor.remote(spec) for _ in range(n)]
         expected = (
             self.plan.trials,
             [(c.label, [t.id for t in c.tasks]) for c in self.plan.cells],
@@ -434,13 +431,15 @@ class RayExecutor:
                         spent = _fresh_calls(attempt.calls)
                         lost_spend += spent
                         if self.budget is not None:
-                            ray.get(self.budget.release.remote(key, spent))
+                            self.budget.release.remote(key, spent)
                         losses[key] = losses.get(key, 0) + 1
                         if losses[key] < MAX_WORKER_LOSSES:
                             work.appendleft(key)
                             continue
                         item = self._lost_record(cells[key[0]], key, lost[key])
                     record: TrialRecord = item
+                    if self.budget is not None and kind == "trial":
+                        self.budget.release.remote(key, _fresh_spend(record))
                     if key in finished:  # a duplicate of a re-queued trial: never billed twice
                         continue
                     finished.add(key)
