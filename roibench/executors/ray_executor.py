@@ -193,9 +193,8 @@ class TrialWorker:
             try:
                 record = await self.runner.run_trial(cell, tasks[key[1]], key[2])
                 queue.put_nowait(("trial", record))
-            except BaseException as exc:  # run_trial never raises; report it if it does
+            except Exception as exc:  # run_trial never raises; report it if it does
                 queue.put_nowait(("raised", exc))
-                raise
 
         job = asyncio.ensure_future(drive())
         try:
@@ -290,8 +289,6 @@ class RayExecutor:
         self.sim_requests_by_worker: list[int] = []
         """Requests each worker's in-process simulator served (after the run)."""
         """Trial attempts lost with their worker (and re-queued)."""
-        self.on_dispatch: Callable[[RayExecutor, int], None] | None = None
-        """Called after each dispatch with the number of trials finished so far (tests)."""
 
     def start(self) -> None:
         """Create the budget actor and the workers and wait until each has rebuilt the plan
@@ -380,8 +377,6 @@ class RayExecutor:
                     gen = self.workers[w].run.remote(key, lost.get(key, []), allowed)
                     inflight[gen] = _Attempt(key, w)
                     load[w] += 1
-                    if self.on_dispatch is not None:
-                        self.on_dispatch(self, len(finished))
                 if not inflight and not (work and pings):
                     if work:
                         raise RuntimeError("every Ray worker died; the journal holds what ran")
