@@ -170,7 +170,7 @@ async def sim_rate(url: str, concurrency: int, requests: int) -> float:
 def main() -> int:
     """Run the comparison and print the table."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--trials", type=int, default=8, help="trials per task (60 tasks)")
+    parser.add_argument("--trials", type=int, default=10, help="trials per task (60 tasks)")
     parser.add_argument("--latencies", default="0,0.2")
     parser.add_argument("--concurrency", default="32,128")
     parser.add_argument("--rounds", type=int, default=2)

@@ -284,7 +284,9 @@ def cell_economics(
         agg.loss += float(t.outcome.loss_usd)
         if write_tools:
             agg.actions += t.tool_calls_by_name(write_tools)
-    groups = list(per_task.values())
+    # task order, not finishing order: the seeded bootstrap must not depend on which trial
+    # happened to finish first
+    groups = [per_task[task_id] for task_id in sorted(per_task)]
     trials_per_task = max((g.n for g in groups), default=0)
     pass_hat = {
         k: v

@@ -236,8 +236,9 @@ def _fresh_spend(record: TrialRecord) -> Decimal:
 class _SpendBudget:
     """`--max-spend`: a trial starts only if the fresh spend so far, plus a running estimate of
     one trial for every trial in flight and this one, stays within the cap. The estimate is the
-    cell's mean trial cost (the costliest cell's mean before a cell has finished one); until any
-    trial has finished, one trial runs at a time to measure it."""
+    cell's mean trial cost; a cell that has finished none runs one trial at a time (reserving
+    the costliest known cell's mean) until it has, so a cheap cell finishing first cannot let
+    a burst of expensive trials through."""
 
     def __init__(self, cap: Decimal | None) -> None:
         self.cap = cap
@@ -265,7 +266,10 @@ class _SpendBudget:
                     return False
                 busy = sum(len(v) for v in self._in_flight.values())
                 estimate = self._estimate(cell)
-                if estimate is None:
+                probing = self._costs.get(cell, (Decimal(0), 0))[1] == 0
+                if probing and self._in_flight.get(cell):
+                    pass  # one unmeasured trial per cell at a time: wait for it
+                elif estimate is None:
                     if busy == 0 and self.spent < self.cap:
                         break
                 elif self.spent + self._reserved + estimate <= self.cap:
@@ -320,8 +324,13 @@ class Runner:
                 from roibench.sim.server import SimServer
 
                 tasks = [t for c in self.plan.cells for t in c.tasks]
-                self._sim = SimServer(tasks)
-                await self._sim.start()
+                server = SimServer(tasks)
+                await server.start()
+                # published only once listening; a concurrent first caller's spare is closed
+                if self._sim is None:
+                    self._sim = server
+                else:
+                    await server.stop()
             base_url = self._sim.base_url
         if base_url is None:
             raise InputError(f"model {model.name!r}: provider {provider.name!r} needs base_url")

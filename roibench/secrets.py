@@ -21,16 +21,17 @@ MASK = "[REDACTED]"
 _MIN_SECRET_LEN = 8
 
 
-@lru_cache(maxsize=1)
-def _secret_values(snapshot: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
+@lru_cache(maxsize=4)
+def _secret_values(snapshot: frozenset[tuple[str, str]]) -> tuple[str, ...]:
     values = {v for k, v in snapshot if _KEY_NAME.search(k) and len(v) >= _MIN_SECRET_LEN}
     # longest first, so a key that contains another is masked whole
     return tuple(sorted(values, key=len, reverse=True))
 
 
 def secret_values() -> tuple[str, ...]:
-    """Values of the environment's key-like variables (never logged)."""
-    return _secret_values(tuple(sorted(os.environ.items())))
+    """Values of the environment's key-like variables (never logged). Re-read on every call
+    (a frozenset of the environment is cheap to hash), so a key set later is still caught."""
+    return _secret_values(frozenset(os.environ.items()))
 
 
 def redact(text: str) -> str:
@@ -40,4 +41,6 @@ def redact(text: str) -> str:
     for value in secret_values():
         if value in text:
             text = text.replace(value, MASK)
-    return _KEY_SHAPES.sub(MASK, text)
+    if "sk-" in text or "Bearer" in text or "key=" in text:  # the regex only where it can hit
+        text = _KEY_SHAPES.sub(MASK, text)
+    return text
