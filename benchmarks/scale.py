@@ -67,13 +67,14 @@ def main() -> int:
     import mlflow
 
     from roibench.journal import Journal
-    from roibench.mlflow_sink import log_suite_run
+    from roibench.mlflow_sink import default_trace_sample, log_suite_run, start_trace_streamer
+    from roibench.records import TrialRecord
     from roibench.runner import Runner, plan_suite
     from roibench.session import summarize
     from roibench.suite import load_suite
 
     tasks_per_trial = 60  # the refunds dataset
-    trials = max(1, args.trials_total // tasks_per_trial)
+    trials = max(1, -(-args.trials_total // tasks_per_trial))  # at least the total asked for
     proc, url = start_sim(0.0)
     sampler = Sampler()
     try:
@@ -95,16 +96,26 @@ def main() -> int:
             start_rss = rss_bytes()
             sampler.start()
 
-            def progress(_record: object) -> None:
-                sampler.done += 1
-
+            sample = (
+                default_trace_sample(plan.total_trials)
+                if args.trace_sample is None
+                else args.trace_sample
+            )
             t0 = time.perf_counter()
+            streamer = start_trace_streamer(plan, None, sample)  # as `roibench run` does
+
+            def progress(record: TrialRecord) -> None:
+                sampler.done += 1
+                if streamer is not None:
+                    streamer.submit(record)
+
             result = asyncio.run(Runner(plan, journal=journal, progress=progress).run())
             journal.close()
+            streamed = streamer.finish() if streamer is not None else None
             summaries = summarize(plan, result.trials)
             t1 = time.perf_counter()
             log_suite_run(plan, result.trials, summaries, tmp / "journal.jsonl", "scale",
-                          trace_sample=args.trace_sample)  # fmt: skip
+                          trace_sample=sample, streamed=streamed)  # fmt: skip
             t2 = time.perf_counter()
             sampler.stop()
             journal_mb = (tmp / "journal.jsonl").stat().st_size / 1e6

@@ -115,7 +115,7 @@ def pipeline(url: str, trials: int, concurrency: int, traced: bool) -> tuple[flo
     import mlflow
 
     from roibench.journal import Journal
-    from roibench.mlflow_sink import log_suite_run
+    from roibench.mlflow_sink import log_suite_run, start_trace_streamer
     from roibench.runner import Runner, plan_suite
     from roibench.session import summarize
     from roibench.suite import load_suite
@@ -127,13 +127,17 @@ def pipeline(url: str, trials: int, concurrency: int, traced: bool) -> tuple[flo
         plan = plan_suite(load_suite(suite_file(tmp, url, trials, concurrency)))
         journal = Journal(tmp / "journal.jsonl", header={"suite": "bench"})
         t0 = time.perf_counter()
-        result = asyncio.run(Runner(plan, journal=journal).run())
+        # as `roibench run` does: traces are written by a helper process while trials run
+        streamer = start_trace_streamer(plan, None, 1.0) if traced else None
+        progress = streamer.submit if streamer is not None else None
+        result = asyncio.run(Runner(plan, journal=journal, progress=progress).run())
         journal.close()
+        streamed = streamer.finish() if streamer is not None else None
         summaries = summarize(plan, result.trials)
         t1 = time.perf_counter()
         log_suite_run(
             plan, result.trials, summaries, tmp / "journal.jsonl", "bench",
-            trace_sample=1.0 if traced else 0.0,
+            trace_sample=1.0 if traced else 0.0, streamed=streamed,
         )  # fmt: skip
         t2 = time.perf_counter()
         mlflow.set_tracking_uri(None)  # type: ignore[arg-type]

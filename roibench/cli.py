@@ -231,6 +231,18 @@ def run(
     )
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    sample = 0.0 if not trace else trace_sample
+    streamer = None
+    if mlflow_log and sample != 0.0:
+        import mlflow
+
+        from roibench.mlflow_sink import default_trace_sample, start_trace_streamer
+        from roibench.session import tracking_reachable
+
+        if sample is None:
+            sample = default_trace_sample(plan.total_trials)
+        if tracking_reachable(mlflow.get_tracking_uri()) is None:
+            streamer = start_trace_streamer(plan, experiment, sample)
     spend = Decimal(0)
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -249,6 +261,8 @@ def run(
             nonlocal spend
             spend += fresh_spend([record])
             progress.update(bar, advance=1, spend=f"{spend:.4f}")
+            if streamer is not None:
+                streamer.submit(record)
 
         if executor == "ray":
             from roibench.executors.ray_executor import run_on_ray
@@ -271,6 +285,7 @@ def run(
     journal.close()
     if response_cache is not None:
         response_cache.close()
+    streamed = streamer.finish() if streamer is not None else None
     new_trials = [t for trials_ in result.trials.values() for t in trials_]
     everything = [*(previous.trials if previous else []), *new_trials]
     by_cell = group_trials(plan, everything)
@@ -308,7 +323,7 @@ def run(
     if mlflow_log:
         logged = log_to_mlflow(
             plan, by_cell, summaries, journal_path, run_name, experiment,
-            trace_sample=0.0 if not trace else trace_sample,
+            trace_sample=sample, streamed=streamed,
         )  # fmt: skip
         if logged.error is not None:
             err.print(

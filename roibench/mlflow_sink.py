@@ -22,6 +22,7 @@ from roibench.errors import InputError
 from roibench.records import TrialRecord
 from roibench.runner import Cell, RunPlan
 from roibench.summary import CellSummary
+from roibench.trace_stream import StreamedTraces, TraceStreamer
 
 MAX_PARAM = 500  # MLflow's param value limit is 6000 chars; keep params short and readable
 
@@ -230,6 +231,7 @@ def log_suite_run(
     *,
     trace_sample: float | None = None,
     trace_method: str = "auto",
+    streamed: StreamedTraces | None = None,
 ) -> str:
     """Log the parent and child runs; return the parent run id.
 
@@ -241,7 +243,7 @@ def log_suite_run(
         trace_sample = trace_sample_from_env(sum(len(v) for v in trials.values()))
     import pandas as pd
 
-    from roibench.tracing import TraceContext, log_trial_traces, sample_trials
+    from roibench.tracing import TraceContext, link_traces, log_trial_traces, sample_trials
 
     client = MlflowClient()
     cfg = plan.suite.config
@@ -314,16 +316,17 @@ def log_suite_run(
                 pd.DataFrame(calls_frame_rows(cell_trials)), artifact_file="calls.json", run_id=cid
             )
             traced = sample_trials(cell_trials, trace_sample, plan.seed)
-            if traced:
+            done_keys = streamed.keys.get(cell.label, set()) if streamed else set()
+            remaining = [t for t in traced if (t.task_id, t.trial) not in done_keys]
+            if remaining:  # not streamed during the run (or streaming failed)
                 ctx = TraceContext(
                     experiment_id=experiment_id,
                     run_id=cid,
-                    cell=cell.label,
-                    model_id=cell.model.model_id,
-                    provider=cell.model.resolved_provider().name,
-                    simulated=plan.simulated,
+                    **trace_fields(cell, plan),
                 )
-                log_trial_traces(traced, ctx, client, method=trace_method)
+                log_trial_traces(remaining, ctx, client, method=trace_method)
+            if streamed and streamed.ids.get(cell.label):
+                link_traces(client, streamed.ids[cell.label], cid)
             client.log_metric(cid, "traces", float(len(traced)), now, 0)
             client.set_terminated(cid, "FINISHED")
         log_plots(client, pid, plan, summaries)
@@ -332,6 +335,42 @@ def log_suite_run(
         client.set_terminated(pid, "FAILED")
         raise
     return pid
+
+
+def trace_fields(cell: Cell, plan: RunPlan) -> dict[str, Any]:
+    """What a cell's traces share, besides the experiment and run."""
+    return {
+        "cell": cell.label,
+        "model_id": cell.model.model_id,
+        "provider": cell.model.resolved_provider().name,
+        "simulated": plan.simulated,
+    }
+
+
+def start_trace_streamer(
+    plan: RunPlan, experiment_name: str | None, sample: float
+) -> TraceStreamer | None:
+    """Start writing traces from a helper process as trials finish (see trace_stream); None
+    when there is nothing to trace or the tracking store cannot be reached."""
+    if sample <= 0:
+        return None
+    try:
+        client = MlflowClient()
+        name = experiment_name or plan.suite.config.name
+        experiment = client.get_experiment_by_name(name)
+        experiment_id = (
+            experiment.experiment_id if experiment is not None else client.create_experiment(name)
+        )
+    except Exception:  # the sink reports an unreachable store at the end
+        return None
+    contexts = {}
+    for cell in plan.cells:
+        fields = trace_fields(cell, plan)
+        del fields["cell"]
+        contexts[cell.label] = fields
+    return TraceStreamer(
+        mlflow.get_tracking_uri(), experiment_id, contexts, sample=sample, seed=plan.seed
+    )
 
 
 def summary_json(summaries: dict[str, CellSummary]) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -17,6 +17,9 @@ from roibench.records import TrialRecord
 from roibench.runner import RunPlan, plan_suite
 from roibench.suite import parse_suite
 from roibench.summary import CellSummary, summarize_cell
+
+if TYPE_CHECKING:
+    from roibench.trace_stream import StreamedTraces
 
 
 @dataclass
@@ -154,6 +157,7 @@ def log_to_mlflow(
     experiment: str | None,
     *,
     trace_sample: float | None = None,
+    streamed: StreamedTraces | None = None,
 ) -> MlflowOutcome:
     """Log the run; on an unreachable or failing tracking server, say so instead of raising
     (the journal already holds everything; `roibench log` retries later)."""
@@ -168,8 +172,9 @@ def log_to_mlflow(
         return MlflowOutcome(None, uri, problem)
     try:
         run_id = log_suite_run(
-            plan, by_cell, summaries, journal_path, run_name, experiment, trace_sample=trace_sample
-        )
+            plan, by_cell, summaries, journal_path, run_name, experiment,
+            trace_sample=trace_sample, streamed=streamed,
+        )  # fmt: skip
     except Exception as exc:  # the run's results are safe in the journal whatever happens here
         return MlflowOutcome(None, uri, redact(f"{type(exc).__name__}: {exc}")[:500])
     return MlflowOutcome(run_id, uri)

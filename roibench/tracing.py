@@ -329,15 +329,24 @@ def _chunks(plans: Sequence[TracePlan], max_spans: int) -> Iterator[list[TracePl
         yield chunk
 
 
-def _write_batched(plans: Sequence[TracePlan], ctx: TraceContext, client: MlflowClient) -> None:
+def write_spans(plans: Sequence[TracePlan], experiment_id: str, client: MlflowClient) -> None:
+    """Log the spans of many traces in a few requests (not yet linked to a run)."""
     from mlflow.tracing.client import TracingClient
 
     tracing = TracingClient(client.tracking_uri)
     for chunk in _chunks(plans, SPANS_PER_REQUEST):
-        tracing.log_spans(ctx.experiment_id, [s for p in chunk for s in to_mlflow_spans(p)])
-    ids = [p.mlflow_id for p in plans]
-    for i in range(0, len(ids), LINKS_PER_REQUEST):
-        client.link_traces_to_run(ids[i : i + LINKS_PER_REQUEST], ctx.run_id)
+        tracing.log_spans(experiment_id, [s for p in chunk for s in to_mlflow_spans(p)])
+
+
+def link_traces(client: MlflowClient, trace_ids: Sequence[str], run_id: str) -> None:
+    """Link traces to a run, as many per request as MLflow allows."""
+    for i in range(0, len(trace_ids), LINKS_PER_REQUEST):
+        client.link_traces_to_run(list(trace_ids[i : i + LINKS_PER_REQUEST]), run_id)
+
+
+def _write_batched(plans: Sequence[TracePlan], ctx: TraceContext, client: MlflowClient) -> None:
+    write_spans(plans, ctx.experiment_id, client)
+    link_traces(client, [p.mlflow_id for p in plans], ctx.run_id)
 
 
 def _write_fluent(plans: Sequence[TracePlan], ctx: TraceContext) -> list[str]:

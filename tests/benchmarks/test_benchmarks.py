@@ -35,5 +35,5 @@ def test_throughput_quick() -> None:
 def test_scale_small() -> None:
     out = run("scale.py", "--trials-total", "120", "--concurrency", "16")
     assert out.returncode in (0, 1), out.stderr[-2000:]  # 1 = a target missed, still a result
-    assert "trials: 120" in out.stdout
+    assert "trials: 120 " in out.stdout
     assert "peak" in out.stdout and "MLflow logging" in out.stdout
