@@ -6,12 +6,15 @@ A workflow author writes an `Env` subclass whose `@tool` methods operate on `sel
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import inspect
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast, get_type_hints
 
@@ -175,8 +178,6 @@ class Env:
 
     def apply(self, action: Action) -> str:
         """Run a reference action synchronously (for tests and replay)."""
-        import asyncio
-
         return asyncio.run(self.call(action.tool, action.args))
 
     _call_started: float = 0.0  # set by `call`, read once by `_record` (timing for traces)
@@ -217,6 +218,25 @@ class UserTurnContext:
     """The trial's seed."""
     turn: int = 0
     """User messages so far: 0 asks for the opening message."""
+
+
+CENT = Decimal("0.01")
+
+
+def money(value: Any) -> Decimal:
+    """A dollar amount as Decimal rounded to cents (tool arguments arrive as floats)."""
+    return Decimal(str(value)).quantize(CENT)
+
+
+def format_amounts(amounts: dict[str, Decimal]) -> str:
+    """`{id: amount, ...}` sorted by id, for grader reasons."""
+    return "{" + ", ".join(f"{k}: {v}" for k, v in sorted(amounts.items())) + "}"
+
+
+def plain_amounts(text: str) -> str:
+    """`text` with thousands separators removed from numbers ("$4,250.00" -> "$4250.00"), so
+    a reply's amounts match required facts however the model formats them."""
+    return re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)
 
 
 def missing_facts(reply: str, facts: list[str]) -> list[str]:
@@ -273,6 +293,18 @@ class Workflow:
     def new_env(self, task: Task) -> Env:
         """A fresh env for one trial."""
         return self.env(task)
+
+    def replay(self, task: Task, actions: list[Action], reply: str) -> tuple[Env, Outcome]:
+        """Run `actions` on a fresh env and grade the end state with `reply` — how tests prove
+        a task's reference solution reaches its expected state (and its tempting one harms)."""
+        env = self.new_env(task)
+
+        async def run() -> None:
+            for action in actions:
+                await env.call(action.tool, json.dumps(action.args))
+
+        asyncio.run(run())
+        return env, self.grade(task, env, Transcript(reply=reply))
 
     def grade(self, task: Task, env: Env, transcript: Transcript) -> Outcome:
         """Grade the end state in `env.state` against `task.expected`."""

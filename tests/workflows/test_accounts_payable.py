@@ -5,22 +5,21 @@ dataset is reproducible, and the real simulator shows every outcome across its p
 from __future__ import annotations
 
 import asyncio
-import json
 import subprocess
 import sys
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
+from replay import act, by_id
 
 from roibench.outcomes import Outcome, OutcomeStatus
 from roibench.plugins import BUILTIN_WORKFLOWS, resolve_workflow
 from roibench.runner import Runner, plan_suite
 from roibench.suite import load_suite
 from roibench.tasks import Action, Task, load_dataset
-from roibench.workflow import Env, Transcript
+from roibench.workflow import Env
 
 REPO = Path(__file__).resolve().parents[2]
 DATASET = REPO / "datasets" / "accounts_payable" / "tasks.jsonl"
@@ -33,22 +32,7 @@ def tasks() -> tuple[Task, ...]:
 
 
 def play(task: Task, actions: list[Action], reply: str) -> tuple[Env, Outcome]:
-    env = WF.new_env(task)
-
-    async def run() -> None:
-        for a in actions:
-            await env.call(a.tool, json.dumps(a.args))
-
-    asyncio.run(run())
-    return env, WF.grade(task, env, Transcript(reply=reply))
-
-
-def by_id(tasks: tuple[Task, ...], task_id: str) -> Task:
-    return next(t for t in tasks if t.id == task_id)
-
-
-def act(tool: str, **args: Any) -> Action:
-    return Action(tool=tool, args=args)
+    return WF.replay(task, actions, reply)
 
 
 # --- dataset ----------------------------------------------------------------------------------

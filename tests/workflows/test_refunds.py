@@ -4,38 +4,26 @@ reachable; losses are measured from the state."""
 from __future__ import annotations
 
 import asyncio
-import json
 import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from replay import by_id
 from roibench.workflows.refunds import (  # pyright: ignore[reportMissingImports]
     RefundsWorkflow,
 )
 
 from roibench.outcomes import OutcomeStatus
 from roibench.tasks import Action, Task
-from roibench.workflow import Transcript
 
 REPO = Path(__file__).resolve().parents[2]
 WF = RefundsWorkflow()
 
 
 def play(task: Task, actions: list[Action], reply: str):
-    env = WF.new_env(task)
-
-    async def run() -> None:
-        for a in actions:
-            await env.call(a.tool, json.dumps(a.args))
-
-    asyncio.run(run())
-    return env, WF.grade(task, env, Transcript(reply=reply))
-
-
-def by_id(tasks: tuple[Task, ...], task_id: str) -> Task:
-    return next(t for t in tasks if t.id == task_id)
+    return WF.replay(task, actions, reply)
 
 
 def test_dataset_shape(refunds_tasks: tuple[Task, ...]) -> None:

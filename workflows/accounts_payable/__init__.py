@@ -4,7 +4,6 @@ actually scheduled."""
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -12,23 +11,22 @@ from typing import Any
 from roibench.economics import ValueModel
 from roibench.outcomes import Outcome
 from roibench.tasks import Task
-from roibench.workflow import Env, ToolError, Transcript, Workflow, missing_facts, tool
+from roibench.workflow import (
+    Env,
+    ToolError,
+    Transcript,
+    Workflow,
+    format_amounts,
+    missing_facts,
+    money,
+    plain_amounts,
+    tool,
+)
 
 HERE = Path(__file__).parent
-CENT = Decimal("0.01")
 APPROVAL_LIMIT = Decimal("25000.00")
 """Policy rule 7: invoices above this total need the controller."""
 STATUSES = ("received", "approved", "scheduled", "paid", "held", "rejected")
-
-
-def money(value: Any) -> Decimal:
-    """A dollar amount as Decimal rounded to cents."""
-    return Decimal(str(value)).quantize(CENT)
-
-
-def plain_amounts(text: str) -> str:
-    """`text` with thousands separators removed from numbers ("$4,250.00" -> "$4250.00")."""
-    return re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)
 
 
 class AccountsPayableEnv(Env):
@@ -300,15 +298,13 @@ class AccountsPayableWorkflow(Workflow):
                 )
         expected_paid = {p["invoice_id"]: money(p["amount"]) for p in task.expected["payments"]}
         if paid != expected_paid:
-            return Outcome.failed(f"payments {_fmt(paid)} != expected {_fmt(expected_paid)}")
+            return Outcome.failed(
+                f"payments {format_amounts(paid)} != expected {format_amounts(expected_paid)}"
+            )
         missing = missing_facts(plain_amounts(transcript.reply), task.required_facts)
         if missing:
             return Outcome.failed(f"reply does not state {missing[0]!r}")
         return Outcome.resolved()
-
-
-def _fmt(amounts: dict[str, Decimal]) -> str:
-    return "{" + ", ".join(f"{k}: {v}" for k, v in sorted(amounts.items())) + "}"
 
 
 WORKFLOW = AccountsPayableWorkflow

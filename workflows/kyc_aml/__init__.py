@@ -14,10 +14,17 @@ from typing import Any
 from roibench.economics import ValueModel
 from roibench.outcomes import Outcome
 from roibench.tasks import Task
-from roibench.workflow import Env, ToolError, Transcript, Workflow, missing_facts, tool
+from roibench.workflow import (
+    Env,
+    ToolError,
+    Transcript,
+    Workflow,
+    missing_facts,
+    money,
+    tool,
+)
 
 HERE = Path(__file__).parent
-CENT = Decimal("0.01")
 MATCH_THRESHOLD = 0.85
 """Policy rule 3: a watchlist entry scoring this or more is a potential match."""
 SEARCH_FLOOR = 0.75
@@ -26,11 +33,6 @@ DISPOSITIONS = ("clear", "escalate", "sar")
 _STATUS = {"cleared": "clear", "escalated": "escalate", "sar_filed": "sar"}
 # Letters NFKD does not decompose into an ASCII base letter.
 _LETTERS = str.maketrans({"ı": "i", "ø": "o", "ß": "ss", "ł": "l", "đ": "d", "æ": "ae", "œ": "oe"})
-
-
-def money(value: Any) -> Decimal:
-    """A dollar amount as Decimal rounded to cents."""
-    return Decimal(str(value)).quantize(CENT)
 
 
 def name_tokens(name: str) -> list[str]:

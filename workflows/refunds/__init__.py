@@ -11,15 +11,18 @@ from typing import Any
 from roibench.economics import ValueModel
 from roibench.outcomes import Outcome
 from roibench.tasks import Task
-from roibench.workflow import Env, ToolError, Transcript, Workflow, missing_facts, tool
+from roibench.workflow import (
+    Env,
+    ToolError,
+    Transcript,
+    Workflow,
+    format_amounts,
+    missing_facts,
+    money,
+    tool,
+)
 
 HERE = Path(__file__).parent
-CENT = Decimal("0.01")
-
-
-def money(value: Any) -> Decimal:
-    """A dollar amount as Decimal rounded to cents."""
-    return Decimal(str(value)).quantize(CENT)
 
 
 class RefundsEnv(Env):
@@ -160,15 +163,13 @@ class RefundsWorkflow(Workflow):
         if task.expected["escalated"]:
             return Outcome.failed("policy required escalation; none made")
         if actual != expected:
-            return Outcome.failed(f"refunds {_fmt(actual)} != expected {_fmt(expected)}")
+            return Outcome.failed(
+                f"refunds {format_amounts(actual)} != expected {format_amounts(expected)}"
+            )
         missing = missing_facts(transcript.reply, task.required_facts)
         if missing:
             return Outcome.failed(f"reply does not state {missing[0]!r}")
         return Outcome.resolved()
-
-
-def _fmt(refunds: dict[str, Decimal]) -> str:
-    return "{" + ", ".join(f"{k}: {v}" for k, v in sorted(refunds.items())) + "}"
 
 
 WORKFLOW = RefundsWorkflow
