@@ -63,11 +63,17 @@ class RequestLimiter:
         async with self._cond:
             await self._cond.wait_for(lambda: self.in_flight < max(1, int(self.limit)))
             self.in_flight += 1
-        while True:
-            delay = self._window_delay(estimated_tokens)
-            if delay <= 0:
-                break
-            await asyncio.sleep(delay)
+        try:
+            while True:
+                delay = self._window_delay(estimated_tokens)
+                if delay <= 0:
+                    break
+                await asyncio.sleep(delay)
+        except BaseException:  # cancelled while waiting for the window: give the slot back
+            async with self._cond:
+                self.in_flight -= 1
+                self._cond.notify_all()
+            raise
         if self.rpm:
             self._starts.append(time.monotonic())
 

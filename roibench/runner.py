@@ -550,6 +550,10 @@ class Runner:
         except Exception as exc:  # an agent or grader bug must not kill the suite
             error_class = "agent_error"
             outcome = Outcome.error(f"{type(exc).__name__}: {exc}")
+        if error_class is None and env.invalid_calls:
+            # the agent recovered (or not) from malformed tool calls: the trial is graded as
+            # usual, and the class says what went wrong on the way
+            error_class = "invalid_tool_call"
         cost = llm.cost_usd
         calls, usage = tuple(llm.calls), llm.usage
         if user_llm is not None:  # the user simulator's calls: in the record, role 'user_sim'
