@@ -16,10 +16,8 @@ from roibench.workflow import (
     ToolError,
     Transcript,
     Workflow,
-    format_amounts,
-    missing_facts,
+    grade_decisions,
     money,
-    plain_amounts,
     tool,
 )
 
@@ -291,20 +289,11 @@ class AccountsPayableWorkflow(Workflow):
         expected_status = {iid: inv["status"] for iid, inv in initial.items()} | task.expected[
             "statuses"
         ]
-        for iid in sorted(invoices):
-            if invoices[iid]["status"] != expected_status[iid]:
-                return Outcome.failed(
-                    f"invoice {iid} is {invoices[iid]['status']}, expected {expected_status[iid]}"
-                )
         expected_paid = {p["invoice_id"]: money(p["amount"]) for p in task.expected["payments"]}
-        if paid != expected_paid:
-            return Outcome.failed(
-                f"payments {format_amounts(paid)} != expected {format_amounts(expected_paid)}"
-            )
-        missing = missing_facts(plain_amounts(transcript.reply), task.required_facts)
-        if missing:
-            return Outcome.failed(f"reply does not state {missing[0]!r}")
-        return Outcome.resolved()
+        return grade_decisions(
+            "invoice", invoices, expected_status, paid, expected_paid,
+            transcript.reply, task.required_facts,
+        )  # fmt: skip
 
 
 WORKFLOW = AccountsPayableWorkflow

@@ -15,10 +15,8 @@ from roibench.workflow import (
     ToolError,
     Transcript,
     Workflow,
-    format_amounts,
-    missing_facts,
+    grade_decisions,
     money,
-    plain_amounts,
     tool,
 )
 
@@ -193,20 +191,11 @@ class ClaimsWorkflow(Workflow):
         expected_status = {cid: c["status"] for cid, c in initial.items()} | task.expected[
             "statuses"
         ]
-        for cid in sorted(claims):
-            if claims[cid]["status"] != expected_status[cid]:
-                return Outcome.failed(
-                    f"claim {cid} is {claims[cid]['status']}, expected {expected_status[cid]}"
-                )
         expected_paid = {p["claim_id"]: money(p["amount"]) for p in task.expected["payments"]}
-        if paid != expected_paid:
-            return Outcome.failed(
-                f"payments {format_amounts(paid)} != expected {format_amounts(expected_paid)}"
-            )
-        missing = missing_facts(plain_amounts(transcript.reply), task.required_facts)
-        if missing:
-            return Outcome.failed(f"reply does not state {missing[0]!r}")
-        return Outcome.resolved()
+        return grade_decisions(
+            "claim", claims, expected_status, paid, expected_paid,
+            transcript.reply, task.required_facts,
+        )  # fmt: skip
 
 
 WORKFLOW = ClaimsWorkflow
