@@ -114,10 +114,11 @@ def pipeline(url: str, trials: int, concurrency: int, traced: bool) -> tuple[flo
     """(b) or (c): tasks/s of the full pipeline; also the share of time spent logging."""
     import mlflow
 
-    from roibench.journal import Journal
+    from roibench.journal import Journal, iter_trials
     from roibench.mlflow_sink import log_suite_run, start_trace_streamer
-    from roibench.runner import Runner, plan_suite
-    from roibench.session import summarize
+    from roibench.records import TrialRecord
+    from roibench.runner import Runner, RunOptions, plan_suite
+    from roibench.session import new_tallies, summarize
     from roibench.suite import load_suite
 
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -129,14 +130,21 @@ def pipeline(url: str, trials: int, concurrency: int, traced: bool) -> tuple[flo
         t0 = time.perf_counter()
         # as `roibench run` does: traces are written by a helper process while trials run
         streamer = start_trace_streamer(plan, None, 1.0) if traced else None
-        progress = streamer.submit if streamer is not None else None
-        result = asyncio.run(Runner(plan, journal=journal, progress=progress).run())
+        tallies = new_tallies(plan)
+
+        def progress(record: TrialRecord) -> None:
+            tallies[record.cell].add(record)
+            if streamer is not None:
+                streamer.submit(record)
+
+        options = RunOptions(keep_trials=False)
+        asyncio.run(Runner(plan, journal=journal, progress=progress, options=options).run())
         journal.close()
         streamed = streamer.finish() if streamer is not None else None
-        summaries = summarize(plan, result.trials)
+        summaries = summarize(plan, tallies)
         t1 = time.perf_counter()
         log_suite_run(
-            plan, result.trials, summaries, tmp / "journal.jsonl", "bench",
+            plan, iter_trials(journal.path), summaries, journal.path, "bench",
             trace_sample=1.0 if traced else 0.0, streamed=streamed,
         )  # fmt: skip
         t2 = time.perf_counter()

@@ -32,32 +32,22 @@ def measure(
 
     from roibench.mlflow_sink import log_suite_run
     from roibench.runner import Runner, plan_suite
+    from roibench.session import summarize, tally_trials
     from roibench.suite import load_suite
-    from roibench.summary import summarize_cell
 
     with tempfile.TemporaryDirectory() as tmp:
         mlflow.set_tracking_uri(uri or f"sqlite:///{Path(tmp) / 'mlflow.db'}")
         if uri is None:  # create the schema outside the timed part
             mlflow.MlflowClient().search_experiments()
         plan = plan_suite(load_suite(suite), limit=limit, trials=trials)
-        cfg = plan.suite.config
         t0 = time.perf_counter()
         result = asyncio.run(Runner(plan).run())
-        summaries = {
-            c.label: summarize_cell(
-                c.label,
-                result.trials[c.label],
-                c.workflow.value_model,
-                cfg.outcome_pricing,
-                write_tools=c.workflow.write_tools,
-                seed=plan.seed,
-            )
-            for c in plan.cells
-        }
+        records = [t for ts in result.trials.values() for t in ts]
+        summaries = summarize(plan, tally_trials(plan, records))
         t1 = time.perf_counter()
         log_suite_run(
             plan,
-            result.trials,
+            records,
             summaries,
             None,
             f"bench-tracing-{sample:g}",

@@ -130,16 +130,17 @@ def run(
     ] = None,
 ) -> None:
     """Run a suite: every workflow x agent x model, on every task, k times."""
-    from roibench.journal import Journal, read_journal
+    from roibench.journal import Journal, JournalScan, iter_trials, read_header
     from roibench.pricing import unpriced_hint
     from roibench.runner import Runner, RunOptions, plan_suite
     from roibench.session import (
         Overrides,
         fresh_spend,
-        group_trials,
         log_to_mlflow,
+        new_tallies,
         plan_from_journal,
         summarize,
+        tally_journal,
     )
     from roibench.session import preflight as check_endpoints
     from roibench.sim.faults import FaultSpec
@@ -147,7 +148,7 @@ def run(
     from roibench.summary import journal_economics
 
     overrides = Overrides(trials=trials, limit=limit, concurrency=concurrency, seed=seed)
-    previous = None
+    previous: JournalScan | None = None
     try:
         from roibench.executors import EXECUTORS, require_ray
 
@@ -159,8 +160,7 @@ def run(
             raise InputError("--address and --workers need --executor ray", field="--executor")
         fault_spec = FaultSpec.parse(faults) if faults else None
         if resume is not None:
-            previous = read_journal(resume)
-            plan = plan_from_journal(previous, resume)
+            plan = plan_from_journal(read_header(resume), resume)
             loaded = plan.suite
             current = load_suite(suite)
             if current.text != loaded.text:
@@ -184,6 +184,10 @@ def run(
             problems = check_endpoints(plan)
             if problems:
                 raise InputError("; ".join(p.message for p in problems), file=suite)
+        # a cell's figures are running tallies: the run never holds its trials in memory
+        tallies = new_tallies(plan)
+        if resume is not None:
+            tallies, previous = tally_journal(plan, resume)
     except (InputError, ValueError) as exc:
         _fail_input(exc if isinstance(exc, InputError) else InputError(str(exc), field="--faults"))
         return
@@ -198,7 +202,7 @@ def run(
         journal_path = resume
         run_name = str(previous.header.get("run_name") or f"{cfg.name}-resumed")
         journal = Journal(journal_path)
-        done, lost = previous.done, previous.lost_calls()
+        done, lost = previous.done, previous.lost_calls
         err.print(f"resuming {journal_path}: {len(done)} trials done, {len(lost)} lost in flight")
     else:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -227,8 +231,9 @@ def run(
 
     response_cache = ResponseCache(cache) if cache is not None else None
     options = RunOptions(
-        cache=response_cache, max_spend_usd=cap, faults=fault_spec, done=done, lost_calls=lost
-    )
+        cache=response_cache, max_spend_usd=cap, faults=fault_spec, done=done, lost_calls=lost,
+        keep_trials=False,
+    )  # fmt: skip
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     sample = 0.0 if not trace else trace_sample
@@ -257,9 +262,16 @@ def run(
             cfg.name, total=plan.total_trials, completed=len(done), spend="0.0000"
         )
 
+        cached_calls, cached_cost = 0, Decimal(0)
+
         def on_trial(record: TrialRecord) -> None:
-            nonlocal spend
+            nonlocal spend, cached_calls, cached_cost
+            tallies[record.cell].add(record)
             spend += fresh_spend([record])
+            for call in record.calls:
+                if call.cached:
+                    cached_calls += 1
+                    cached_cost += call.cost_usd or Decimal(0)
             progress.update(bar, advance=1, spend=f"{spend:.4f}")
             if streamer is not None:
                 streamer.submit(record)
@@ -286,10 +298,7 @@ def run(
     if response_cache is not None:
         response_cache.close()
     streamed = streamer.finish() if streamer is not None else None
-    new_trials = [t for trials_ in result.trials.values() for t in trials_]
-    everything = [*(previous.trials if previous else []), *new_trials]
-    by_cell = group_trials(plan, everything)
-    summaries = summarize(plan, by_cell)
+    summaries = summarize(plan, tallies)
     console.print(results_table(summaries, plan.trials))
     if plan.simulated:
         console.print(
@@ -303,26 +312,17 @@ def run(
             f"this run spent ${result.spent_usd:.4f}. Metrics cover the trials that ran.",
             highlight=False,
         )
-    cached = sum(1 for t in new_trials for c in t.calls if c.cached)
-    if cached:
-        original = sum(
-            (
-                c.cost_usd
-                for t in new_trials
-                for c in t.calls
-                if c.cached and c.cost_usd is not None
-            ),
-            Decimal(0),
-        )
+    if cached_calls:
         err.print(
-            f"cache: {cached} call(s) served from {cache}; they originally cost ${original:.4f}; "
+            f"cache: {cached_calls} call(s) served from {cache}; they originally cost "
+            f"${cached_cost:.4f}; "
             f"this run paid ${result.spent_usd:.4f}",
             highlight=False,
         )
     console.print(f"journal: {journal_path}")
     if mlflow_log:
         logged = log_to_mlflow(
-            plan, by_cell, summaries, journal_path, run_name, experiment,
+            plan, iter_trials(journal_path), summaries, journal_path, run_name, experiment,
             trace_sample=sample, streamed=streamed,
         )  # fmt: skip
         if logged.error is not None:

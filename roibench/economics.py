@@ -6,8 +6,7 @@ Everything in money is Decimal and None where it is undefined or unpriced, never
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -18,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from roibench.metrics import bootstrap_interval, pass_hat_k, wilson_interval
 from roibench.outcomes import OutcomeStatus
 from roibench.records import TrialRecord
+from roibench.tally import CellTally, TaskTally
 
 ZERO = Decimal(0)
 
@@ -167,17 +167,17 @@ class CellEconomics:
         return self.spend_usd is not None
 
 
-@dataclass
-class _TaskAgg:
-    n: int = 0
-    s: int = 0
-    e: int = 0
-    f: int = 0
-    h: int = 0
-    x: int = 0
-    spend: float = 0.0
-    loss: float = 0.0
-    actions: int = 0
+def agg_counts(tasks: Iterable[TaskTally]) -> Counts:
+    """Outcome counts of a set of per-task tallies."""
+    total = resolved = escalated = failed = harmful = error = 0
+    for g in tasks:
+        total += g.n
+        resolved += g.resolved
+        escalated += g.escalated
+        failed += g.failed
+        harmful += g.harmful
+        error += g.error
+    return Counts(total, resolved, escalated, failed, harmful, error)
 
 
 def human_terms(counts: Counts, value: ValueModel) -> Decimal:
@@ -231,7 +231,7 @@ def break_even_success_rate(
 
 
 def cell_economics(
-    trials: Sequence[TrialRecord],
+    trials: Iterable[TrialRecord],
     value: ValueModel,
     pricing: OutcomePricing,
     *,
@@ -240,17 +240,32 @@ def cell_economics(
     resamples: int = 1000,
 ) -> CellEconomics:
     """Compute a cell's figures from its trials (DESIGN.md, Economics)."""
-    statuses = [t.outcome.status for t in trials]
-    counts = Counts.of(statuses)
+    return tally_economics(
+        CellTally.of(trials, write_tools),
+        value,
+        pricing,
+        bootstrap_seed=bootstrap_seed,
+        resamples=resamples,
+    )
+
+
+def tally_economics(
+    tally: CellTally,
+    value: ValueModel,
+    pricing: OutcomePricing,
+    *,
+    bootstrap_seed: int = 0,
+    resamples: int = 1000,
+) -> CellEconomics:
+    """Compute a cell's figures from its running tally (DESIGN.md, Economics)."""
+    groups = tally.task_groups()
+    counts = agg_counts(groups)
     t_total = counts.total
 
-    unpriced = sum(1 for t in trials for c in t.calls if c.cost_usd is None)
-    spend: Decimal | None = None
-    if unpriced == 0:
-        spend = sum((c.cost_usd for t in trials for c in t.calls if c.cost_usd is not None), ZERO)
-
-    loss = sum((t.outcome.loss_usd for t in trials), ZERO)
-    actions = sum(t.tool_calls_by_name(write_tools) for t in trials) if write_tools else 0
+    unpriced = tally.spend.unpriced
+    spend = tally.spend.total_usd
+    loss = tally.loss_usd
+    actions = sum(g.actions for g in groups)
     baseline = value.human_cost_per_task_usd * t_total
     humans = human_terms(counts, value)
     harm = harm_cost(counts, loss, value)
@@ -270,70 +285,43 @@ def cell_economics(
     if spend is not None and billable > 0 and corridor is None:
         notes.append("no outcome price covers the spend and leaves the buyer ROI >= 0")
 
-    per_task: dict[str, _TaskAgg] = defaultdict(_TaskAgg)
-    for t in trials:
-        agg = per_task[t.task_id]
-        agg.n += 1
-        st = t.outcome.status
-        agg.s += st is OutcomeStatus.RESOLVED
-        agg.e += st is OutcomeStatus.ESCALATED
-        agg.f += st is OutcomeStatus.FAILED
-        agg.h += st is OutcomeStatus.HARMFUL
-        agg.x += st is OutcomeStatus.ERROR
-        agg.spend += float(t.cost_usd or 0)
-        agg.loss += float(t.outcome.loss_usd)
-        if write_tools:
-            agg.actions += t.tool_calls_by_name(write_tools)
-    # task order, not finishing order: the seeded bootstrap must not depend on which trial
-    # happened to finish first
-    groups = [per_task[task_id] for task_id in sorted(per_task)]
     trials_per_task = max((g.n for g in groups), default=0)
     pass_hat = {
         k: v
         for k in range(1, trials_per_task + 1)
-        if (v := pass_hat_k([(g.n, g.s) for g in groups], k)) is not None
+        if (v := pass_hat_k([(g.n, g.resolved) for g in groups], k)) is not None
     }
 
-    def agg_counts(sample: list[_TaskAgg]) -> Counts:
-        return Counts(
-            total=sum(g.n for g in sample),
-            resolved=sum(g.s for g in sample),
-            escalated=sum(g.e for g in sample),
-            failed=sum(g.f for g in sample),
-            harmful=sum(g.h for g in sample),
-            error=sum(g.x for g in sample),
-        )
+    def cpo(sample: list[TaskTally]) -> float | None:
+        s = sum(g.resolved for g in sample)
+        return sum(g.spend_usd for g in sample) / s if s else None
 
-    def cpo(sample: list[_TaskAgg]) -> float | None:
-        s = sum(g.s for g in sample)
-        return sum(g.spend for g in sample) / s if s else None
-
-    def roi_tok(sample: list[_TaskAgg]) -> float | None:
-        sp = sum(g.spend for g in sample)
+    def roi_tok(sample: list[TaskTally]) -> float | None:
+        sp = sum(g.spend_usd for g in sample)
         if sp <= 0:
             return None
         c = agg_counts(sample)
-        lo = Decimal(str(sum(g.loss for g in sample)))
+        lo = Decimal(str(sum(g.loss_usd for g in sample)))
         buyer = sp + float(human_terms(c, value) + harm_cost(c, lo, value))
         return (float(value.human_cost_per_task_usd) * c.total - buyer) / sp
 
-    def success(sample: list[_TaskAgg]) -> float | None:
+    def success(sample: list[TaskTally]) -> float | None:
         n = sum(g.n for g in sample)
-        return sum(g.s for g in sample) / n if n else None
+        return sum(g.resolved for g in sample) / n if n else None
 
-    def margin_of(sample: list[_TaskAgg]) -> float | None:
+    def margin_of(sample: list[TaskTally]) -> float | None:
         c = agg_counts(sample)
         f = float(pricing.fees_usd(c, sum(g.actions for g in sample)))
         if f <= 0:
             return None
-        return (f - sum(g.spend for g in sample)) / f
+        return (f - sum(g.spend_usd for g in sample)) / f
 
-    def roi_out(sample: list[_TaskAgg]) -> float | None:
+    def roi_out(sample: list[TaskTally]) -> float | None:
         c = agg_counts(sample)
         f = float(pricing.fees_usd(c, sum(g.actions for g in sample)))
         if f <= 0:
             return None
-        lo = Decimal(str(sum(g.loss for g in sample)))
+        lo = Decimal(str(sum(g.loss_usd for g in sample)))
         buyer = f + float(human_terms(c, value) + harm_cost(c, lo, value))
         return (float(value.human_cost_per_task_usd) * c.total - buyer) / f
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,7 +109,7 @@ def _truncate_torn_tail(path: Path) -> None:
 
 @dataclass
 class JournalContents:
-    """What a journal holds."""
+    """What a journal holds, all of it in memory (see `scan_journal` for long runs)."""
 
     header: dict[str, Any]
     trials: list[TrialRecord] = field(default_factory=list)
@@ -127,37 +127,125 @@ class JournalContents:
         return {k: v for k, v in self.calls.items() if k not in done}
 
 
-def iter_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) for every complete line."""
+@dataclass
+class JournalScan:
+    """What resuming a journal needs, without its trials: the header, the keys of finished
+    trials and the calls of attempts that never finished."""
+
+    header: dict[str, Any]
+    done: set[TrialKey] = field(default_factory=set)
+    lost_calls: dict[TrialKey, list[CallRecord]] = field(default_factory=dict)
+    trials: int = 0
+    """Finished trials."""
+
+
+def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, text) for every complete line."""
     if not path.is_file():
         raise InputError("journal not found", file=path)
     with path.open(encoding="utf-8") as f:
         for line_no, line in enumerate(f, start=1):
             if not line.endswith("\n"):
                 return  # torn write at a crash
-            try:
-                yield line_no, json.loads(line)
-            except json.JSONDecodeError:
-                raise InputError("not valid JSON", file=path, line=line_no) from None
+            yield line_no, line
+
+
+_TRIAL_PREFIX = '{"kind":"trial","trial":'
+
+
+def _parse_line(path: Path, line_no: int, line: str) -> tuple[str, Any]:
+    """('header', dict) | ('trial', TrialRecord) | ('call', (key, CallRecord)); errors name
+    the line."""
+    try:
+        if line.startswith(_TRIAL_PREFIX):  # as Journal writes it: validate the JSON directly
+            body = line.rstrip("\n")
+            return "trial", TrialRecord.model_validate_json(body[len(_TRIAL_PREFIX) : -1])
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError:
+            raise InputError("not valid JSON", file=path, line=line_no) from None
+        kind = obj.get("kind") if isinstance(obj, dict) else None
+        if kind == "header":
+            return "header", obj
+        if kind == "trial":
+            return "trial", TrialRecord.model_validate(obj["trial"])
+        if kind == "call":
+            key = obj["key"]
+            return "call", (
+                (str(key[0]), str(key[1]), int(key[2])),
+                CallRecord.model_validate(obj["call"]),
+            )
+        raise ValueError(f"unknown line kind {kind!r}")
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        raise InputError(f"bad journal line: {exc}", file=path, line=line_no) from None
+
+
+def read_header(path: Path) -> dict[str, Any]:
+    """The journal's header line."""
+    for line_no, line in iter_lines(path):
+        kind, value = _parse_line(path, line_no, line)
+        if kind == "header":
+            return value
+        break
+    raise InputError("journal has no header line", file=path, line=1)
+
+
+def iter_trials(path: Path) -> Iterator[TrialRecord]:
+    """The journal's trial records in order, one at a time (memory stays flat)."""
+    for line_no, line in iter_lines(path):
+        if line.startswith(_TRIAL_PREFIX) or '"kind":"trial"' in line:
+            kind, value = _parse_line(path, line_no, line)
+            if kind == "trial":
+                yield value
+
+
+def scan_journal(path: Path, on_trial: Callable[[TrialRecord], None] | None = None) -> JournalScan:
+    """Read a journal once, line by line, handing each trial to `on_trial` and keeping only
+    the keys of finished trials and the calls of unfinished ones; errors (a ValueError from
+    `on_trial` included) name the line."""
+    scan: JournalScan | None = None
+    pending: dict[TrialKey, list[CallRecord]] = {}
+    for line_no, line in iter_lines(path):
+        kind, value = _parse_line(path, line_no, line)
+        if kind == "header":
+            scan = JournalScan(header=value)
+            continue
+        if scan is None:
+            raise InputError("journal has no header line", file=path, line=1)
+        if kind == "trial":
+            key = trial_key(value)
+            scan.done.add(key)
+            scan.trials += 1
+            pending.pop(key, None)  # its calls are in the record (lost ones as lost_calls)
+            if on_trial is not None:
+                try:
+                    on_trial(value)
+                except ValueError as exc:  # the caller rejects the trial: name its line
+                    raise InputError(str(exc), file=path, line=line_no) from None
+        else:
+            key, call = value
+            if key not in scan.done:
+                pending.setdefault(key, []).append(call)
+    if scan is None:
+        raise InputError("journal has no header line", file=path, line=1)
+    scan.lost_calls = pending
+    return scan
 
 
 def read_journal(path: Path) -> JournalContents:
-    """Everything in a journal, validated; errors name the line."""
-    contents = JournalContents(header={})
-    for line_no, obj in iter_lines(path):
-        kind = obj.get("kind")
-        try:
-            if kind == "header":
-                contents.header = obj
-            elif kind == "trial":
-                contents.trials.append(TrialRecord.model_validate(obj["trial"]))
-            elif kind == "call":
-                key = tuple(obj["key"])
-                contents.calls.setdefault(key, []).append(CallRecord.model_validate(obj["call"]))  # type: ignore[arg-type]
-            else:
-                raise ValueError(f"unknown line kind {kind!r}")
-        except (ValueError, KeyError) as exc:
-            raise InputError(f"bad journal line: {exc}", file=path, line=line_no) from None
-    if not contents.header:
+    """Everything in a journal, validated and held in memory; errors name the line."""
+    contents: JournalContents | None = None
+    for line_no, line in iter_lines(path):
+        kind, value = _parse_line(path, line_no, line)
+        if kind == "header":
+            contents = JournalContents(header=value)
+        elif contents is None:
+            raise InputError("journal has no header line", file=path, line=1)
+        elif kind == "trial":
+            contents.trials.append(value)
+        else:
+            key, call = value
+            contents.calls.setdefault(key, []).append(call)
+    if contents is None:
         raise InputError("journal has no header line", file=path, line=1)
     return contents

@@ -9,7 +9,8 @@ import subprocess
 import tempfile
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -101,56 +102,88 @@ def cell_params(cell: Cell, plan: RunPlan) -> dict[str, str]:
     return {k: v[:MAX_PARAM] for k, v in params.items()}
 
 
-def trials_frame_rows(trials: Sequence[TrialRecord]) -> list[dict[str, Any]]:
-    """One row per trial for the trials table."""
+def trial_row(t: TrialRecord) -> dict[str, Any]:
+    """A trial's row of the trials table."""
+    return {
+        "task_id": t.task_id,
+        "tier": t.tier,
+        "trial": t.trial,
+        "status": t.outcome.status.value,
+        "reason": t.outcome.reason,
+        "loss_usd": float(t.outcome.loss_usd),
+        "error_class": t.error_class or "",
+        "cost_usd": None if t.cost_usd is None else float(t.cost_usd),
+        "input_tokens": t.usage.input_tokens,
+        "cached_input_tokens": t.usage.cache_read_tokens,
+        "output_tokens": t.usage.output_tokens,
+        "requests": t.usage.requests,
+        "steps": t.steps,
+        "tool_calls": t.tool_calls,
+        "duration_s": round(t.duration_s, 4),
+        "seed": t.seed,
+    }
+
+
+def call_rows(t: TrialRecord) -> list[dict[str, Any]]:
+    """A trial's rows of the calls table: one per LLM request, retries included."""
     return [
         {
             "task_id": t.task_id,
-            "tier": t.tier,
             "trial": t.trial,
-            "status": t.outcome.status.value,
-            "reason": t.outcome.reason,
-            "loss_usd": float(t.outcome.loss_usd),
-            "error_class": t.error_class or "",
-            "cost_usd": None if t.cost_usd is None else float(t.cost_usd),
-            "input_tokens": t.usage.input_tokens,
-            "cached_input_tokens": t.usage.cache_read_tokens,
-            "output_tokens": t.usage.output_tokens,
-            "requests": t.usage.requests,
-            "steps": t.steps,
-            "tool_calls": t.tool_calls,
-            "duration_s": round(t.duration_s, 4),
-            "seed": t.seed,
+            "call": i,
+            "role": c.role,
+            "attempt": c.attempt,
+            "started_at": c.started_at.isoformat(),
+            "latency_s": round(c.latency_s, 4),
+            "input_tokens": c.usage.input_tokens,
+            "cached_input_tokens": c.usage.cache_read_tokens,
+            "cache_write_tokens": c.usage.cache_write_tokens,
+            "output_tokens": c.usage.output_tokens,
+            "reasoning_tokens": c.usage.reasoning_tokens,
+            "cost_usd": None if c.cost_usd is None else float(c.cost_usd),
+            "finish_reason": c.finish_reason or "",
+            "error": c.error or "",
         }
-        for t in trials
+        for i, c in enumerate(t.calls)
     ]
 
 
-def calls_frame_rows(trials: Sequence[TrialRecord]) -> list[dict[str, Any]]:
-    """One row per LLM request (retries included) for the calls table."""
-    rows = []
+@dataclass
+class CellTables:
+    """What a cell's child run logs besides its metrics, gathered in one pass over the trials:
+    the trials and calls tables, and the sampled trials whose traces are still to write."""
+
+    trial_rows: list[dict[str, Any]] = field(default_factory=list)
+    call_rows: list[dict[str, Any]] = field(default_factory=list)
+    traced: int = 0
+    """Trials sampled for a trace (streamed during the run or not)."""
+    to_trace: list[TrialRecord] = field(default_factory=list)
+    """Sampled trials not traced during the run."""
+
+
+def gather_tables(
+    plan: RunPlan,
+    trials: Iterable[TrialRecord],
+    trace_sample: float,
+    streamed: StreamedTraces | None = None,
+) -> dict[str, CellTables]:
+    """Read the trials once (a journal streams them) into each cell's tables; only the
+    trials that still need a trace are kept whole."""
+    from roibench.tracing import trace_sampled
+
+    tables = {c.label: CellTables() for c in plan.cells}
     for t in trials:
-        for i, c in enumerate(t.calls):
-            rows.append(
-                {
-                    "task_id": t.task_id,
-                    "trial": t.trial,
-                    "call": i,
-                    "role": c.role,
-                    "attempt": getattr(c, "attempt", 0),
-                    "started_at": c.started_at.isoformat(),
-                    "latency_s": round(c.latency_s, 4),
-                    "input_tokens": c.usage.input_tokens,
-                    "cached_input_tokens": c.usage.cache_read_tokens,
-                    "cache_write_tokens": c.usage.cache_write_tokens,
-                    "output_tokens": c.usage.output_tokens,
-                    "reasoning_tokens": c.usage.reasoning_tokens,
-                    "cost_usd": None if c.cost_usd is None else float(c.cost_usd),
-                    "finish_reason": c.finish_reason or "",
-                    "error": c.error or "",
-                }
-            )
-    return rows
+        table = tables.get(t.cell)
+        if table is None:
+            continue
+        table.trial_rows.append(trial_row(t))
+        table.call_rows.extend(call_rows(t))
+        if trace_sampled(plan.seed, t.task_id, t.trial, trace_sample):
+            table.traced += 1
+            done = streamed.keys.get(t.cell, set()) if streamed else set()
+            if (t.task_id, t.trial) not in done:  # not streamed (or streaming failed)
+                table.to_trace.append(t)
+    return tables
 
 
 def dataset_frame(cell: Cell) -> Any:
@@ -223,7 +256,7 @@ def log_plots(
 
 def log_suite_run(
     plan: RunPlan,
-    trials: dict[str, list[TrialRecord]],
+    trials: Iterable[TrialRecord],
     summaries: dict[str, CellSummary],
     journal_path: Path | None,
     run_name: str,
@@ -233,17 +266,21 @@ def log_suite_run(
     trace_method: str = "auto",
     streamed: StreamedTraces | None = None,
 ) -> str:
-    """Log the parent and child runs; return the parent run id.
+    """Log the parent and child runs; return the parent run id. `trials`: every trial of the
+    run, iterated once (e.g. `journal.iter_trials`, so a long run is never held in memory).
 
     `trace_sample`: fraction of trials that get a trace (1 = every trial, 0 = none); the same
     (task, trial) pairs in every cell. None reads $ROIBENCH_TRACE_SAMPLE, else traces every
     trial up to DEFAULT_MAX_TRACES. `trace_method`: see `tracing.log_trial_traces`.
     """
     if trace_sample is None:
-        trace_sample = trace_sample_from_env(sum(len(v) for v in trials.values()))
+        total = sum(s.economics.counts.total for s in summaries.values())
+        trace_sample = trace_sample_from_env(total)
     import pandas as pd
 
-    from roibench.tracing import TraceContext, link_traces, log_trial_traces, sample_trials
+    from roibench.tracing import TraceContext, link_traces, log_trial_traces
+
+    tables = gather_tables(plan, trials, trace_sample, streamed)
 
     client = MlflowClient()
     cfg = plan.suite.config
@@ -288,7 +325,7 @@ def log_suite_run(
             client.log_artifact(pid, str(journal_path), "journal")
         for cell in plan.cells:
             summary = summaries[cell.label]
-            cell_trials = trials[cell.label]
+            table = tables.pop(cell.label)  # dropped once logged
             tags = {
                 **common_tags,
                 "mlflow.parentRunId": pid,
@@ -308,26 +345,19 @@ def log_suite_run(
             )
             log_dataset_input(client, cid, cell)
             mlflow.log_table(
-                pd.DataFrame(trials_frame_rows(cell_trials)),
-                artifact_file="trials.json",
-                run_id=cid,
+                pd.DataFrame(table.trial_rows), artifact_file="trials.json", run_id=cid
             )
-            mlflow.log_table(
-                pd.DataFrame(calls_frame_rows(cell_trials)), artifact_file="calls.json", run_id=cid
-            )
-            traced = sample_trials(cell_trials, trace_sample, plan.seed)
-            done_keys = streamed.keys.get(cell.label, set()) if streamed else set()
-            remaining = [t for t in traced if (t.task_id, t.trial) not in done_keys]
-            if remaining:  # not streamed during the run (or streaming failed)
+            mlflow.log_table(pd.DataFrame(table.call_rows), artifact_file="calls.json", run_id=cid)
+            if table.to_trace:
                 ctx = TraceContext(
                     experiment_id=experiment_id,
                     run_id=cid,
                     **trace_fields(cell, plan),
                 )
-                log_trial_traces(remaining, ctx, client, method=trace_method)
+                log_trial_traces(table.to_trace, ctx, client, method=trace_method)
             if streamed and streamed.ids.get(cell.label):
                 link_traces(client, streamed.ids[cell.label], cid)
-            client.log_metric(cid, "traces", float(len(traced)), now, 0)
+            client.log_metric(cid, "traces", float(table.traced), now, 0)
             client.set_terminated(cid, "FINISHED")
         log_plots(client, pid, plan, summaries)
         client.set_terminated(pid, "FINISHED")

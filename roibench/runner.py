@@ -210,6 +210,9 @@ class RunOptions:
     and TPM limits are the suite's divided by N, so together they stay within them."""
     on_call: Callable[[TrialKey, CallRecord], None] | None = None
     """Also called with every call as it is made (a Ray worker streams them to the driver)."""
+    keep_trials: bool = True
+    """Return every record in `RunResult.trials`. `roibench run` turns this off: records go to
+    the journal and the progress callback only, so a long run's memory stays flat."""
 
 
 @dataclass
@@ -217,6 +220,7 @@ class RunResult:
     """What a run produced, by cell label."""
 
     trials: dict[str, list[TrialRecord]] = field(default_factory=dict)
+    """This run's records by cell (empty when `RunOptions.keep_trials` is off)."""
     sim_requests: int = 0
     stopped_cells: dict[str, str] = field(default_factory=dict)
     """Cells stopped by a billing or authentication error, with the provider's message."""
@@ -409,7 +413,8 @@ class Runner:
                         await self._budget.release(cell.label, Decimal(0))
                         raise
                     await self._budget.release(cell.label, _fresh_spend(record))
-                    result.trials[cell.label].append(record)
+                    if self.options.keep_trials:
+                        result.trials[cell.label].append(record)
                     if self.journal is not None:
                         await self.journal.append_async(record)
                     if record.error_class in ("billing", "auth"):

@@ -3,7 +3,7 @@ log to MLflow — and the same from a journal alone (`roibench log`, resume)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from roibench.errors import InputError
-from roibench.journal import JournalContents
+from roibench.journal import JournalScan, scan_journal
 from roibench.records import TrialRecord
 from roibench.runner import RunPlan, plan_suite
 from roibench.suite import parse_suite
-from roibench.summary import CellSummary, summarize_cell
+from roibench.summary import CellSummary, summarize_tally
+from roibench.tally import CellTally
 
 if TYPE_CHECKING:
     from roibench.trace_stream import StreamedTraces
@@ -37,9 +38,8 @@ class Overrides:
                 "seed": self.seed}  # fmt: skip
 
 
-def plan_from_journal(contents: JournalContents, journal: Path) -> RunPlan:
-    """Rebuild the plan a journal was written for, from the suite text it recorded."""
-    header = contents.header
+def plan_from_journal(header: dict[str, Any], journal: Path) -> RunPlan:
+    """Rebuild the plan a journal was written for, from the suite text its header recorded."""
     text = header.get("suite_text")
     suite_file = header.get("suite_file")
     if not isinstance(text, str) or not isinstance(suite_file, str):
@@ -55,23 +55,40 @@ def plan_from_journal(contents: JournalContents, journal: Path) -> RunPlan:
     )
 
 
-def group_trials(plan: RunPlan, trials: Sequence[TrialRecord]) -> dict[str, list[TrialRecord]]:
-    """Trials by cell label, in the plan's cell order."""
-    by_cell: dict[str, list[TrialRecord]] = {c.label: [] for c in plan.cells}
+def new_tallies(plan: RunPlan) -> dict[str, CellTally]:
+    """An empty running tally per cell, in the plan's cell order."""
+    return {c.label: CellTally(write_tools=c.workflow.write_tools) for c in plan.cells}
+
+
+def tally_trials(plan: RunPlan, trials: Iterable[TrialRecord]) -> dict[str, CellTally]:
+    """The tallies of `trials`, by cell."""
+    tallies = new_tallies(plan)
     for t in trials:
-        by_cell.setdefault(t.cell, []).append(t)
-    return by_cell
+        tallies[t.cell].add(t)
+    return tallies
 
 
-def summarize(plan: RunPlan, by_cell: dict[str, list[TrialRecord]]) -> dict[str, CellSummary]:
+def tally_journal(plan: RunPlan, path: Path) -> tuple[dict[str, CellTally], JournalScan]:
+    """The tallies of a journal's trials (one streaming pass) and what resuming it needs."""
+    tallies = new_tallies(plan)
+
+    def add(trial: TrialRecord) -> None:
+        tally = tallies.get(trial.cell)
+        if tally is None:
+            raise ValueError(f"a trial of cell {trial.cell!r}, which the suite does not have")
+        tally.add(trial)
+
+    return tallies, scan_journal(path, on_trial=add)
+
+
+def summarize(plan: RunPlan, tallies: dict[str, CellTally]) -> dict[str, CellSummary]:
     """Every cell's figures."""
     return {
-        cell.label: summarize_cell(
+        cell.label: summarize_tally(
             cell.label,
-            by_cell.get(cell.label, []),
+            tallies[cell.label],
             cell.workflow.value_model,
             plan.suite.config.outcome_pricing,
-            write_tools=cell.workflow.write_tools,
             seed=plan.seed,
         )
         for cell in plan.cells
@@ -150,7 +167,7 @@ def tracking_reachable(uri: str, timeout_s: float = 3.0) -> str | None:
 
 def log_to_mlflow(
     plan: RunPlan,
-    by_cell: dict[str, list[TrialRecord]],
+    trials: Iterable[TrialRecord],
     summaries: dict[str, CellSummary],
     journal_path: Path,
     run_name: str,
@@ -159,8 +176,9 @@ def log_to_mlflow(
     trace_sample: float | None = None,
     streamed: StreamedTraces | None = None,
 ) -> MlflowOutcome:
-    """Log the run; on an unreachable or failing tracking server, say so instead of raising
-    (the journal already holds everything; `roibench log` retries later)."""
+    """Log the run (`trials`: every trial, read once — e.g. streamed from the journal); on an
+    unreachable or failing tracking server, say so instead of raising (the journal already
+    holds everything; `roibench log` retries later)."""
     import mlflow
 
     from roibench.mlflow_sink import log_suite_run
@@ -172,7 +190,7 @@ def log_to_mlflow(
         return MlflowOutcome(None, uri, problem)
     try:
         run_id = log_suite_run(
-            plan, by_cell, summaries, journal_path, run_name, experiment,
+            plan, trials, summaries, journal_path, run_name, experiment,
             trace_sample=trace_sample, streamed=streamed,
         )  # fmt: skip
     except Exception as exc:  # the run's results are safe in the journal whatever happens here

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from roibench.economics import CellEconomics, OutcomePricing, ValueModel, cell_economics
+from roibench.economics import CellEconomics, OutcomePricing, ValueModel, tally_economics
 from roibench.metrics import percentile
 from roibench.records import TrialRecord
+from roibench.tally import CellTally
 from roibench.usage import Usage
 
 if TYPE_CHECKING:
@@ -30,40 +31,14 @@ def _f(value: Decimal | float | None) -> float | None:
     return None if value is None else float(value)
 
 
-USER_SIM_ROLE = "user_sim"
-
-
-def _agent_view(trial: TrialRecord) -> TrialRecord:
-    """The trial without its user-simulator calls: spend, cost per outcome, ROI, tokens and
-    latency are the agent's; the user simulator is reported apart (`user_sim_*` metrics)."""
-    if all(c.role != USER_SIM_ROLE for c in trial.calls):
-        return trial
-    calls = tuple(c for c in trial.calls if c.role != USER_SIM_ROLE)
-    costs = [c.cost_usd for c in calls]
-    cost = (
-        None
-        if any(x is None for x in costs)
-        else sum((x for x in costs if x is not None), Decimal(0))
-    )
-    usage = sum((c.usage for c in calls), Usage())
-    return trial.model_copy(update={"calls": calls, "cost_usd": cost, "usage": usage})
-
-
-def _user_sim_metrics(
-    trials: Sequence[TrialRecord], econ: CellEconomics
-) -> dict[str, float | None]:
+def _user_sim_metrics(tally: CellTally, econ: CellEconomics) -> dict[str, float | None]:
     """The user simulator's spend and requests, and spend / cost per outcome with it included:
     cost_per_outcome_with_user_sim_usd = (agent spend + user-simulator spend) / S."""
-    calls = [c for t in trials for c in t.calls if c.role == USER_SIM_ROLE]
-    spend: Decimal | None = Decimal(0)
-    if any(c.cost_usd is None for c in calls):
-        spend = None
-    else:
-        spend = sum((c.cost_usd for c in calls if c.cost_usd is not None), Decimal(0))
+    spend = tally.user_sim_spend.total_usd
     both = None if spend is None or econ.spend_usd is None else econ.spend_usd + spend
     resolved = econ.counts.resolved
     return {
-        "user_sim_requests": float(sum(c.usage.requests for c in calls)),
+        "user_sim_requests": float(tally.user_sim_requests),
         "user_sim_spend_usd": _f(spend),
         "spend_with_user_sim_usd": _f(both),
         "cost_per_outcome_with_user_sim_usd": _f(both / resolved)
@@ -72,26 +47,21 @@ def _user_sim_metrics(
     }
 
 
-def _reliability_metrics(trials: Sequence[TrialRecord]) -> dict[str, float | None]:
+def _reliability_metrics(tally: CellTally) -> dict[str, float | None]:
     """Retries, cache hits, estimated usage and the spend of attempts lost in a crash (apart
     from spend_usd, which covers the trials' own calls)."""
-    calls = [c for t in trials for c in t.calls]
-    lost = [c for t in trials for c in t.lost_calls]
-    lost_spend: Decimal | None = Decimal(0)
-    for c in lost:
-        lost_spend = None if lost_spend is None or c.cost_usd is None else lost_spend + c.cost_usd
     return {
-        "retried_calls": float(sum(1 for c in calls if c.error)),
-        "cached_calls": float(sum(1 for c in calls if c.cached)),
-        "estimated_usage_calls": float(sum(1 for c in calls if c.usage_estimated)),
-        "lost_calls": float(len(lost)),
-        "lost_spend_usd": _f(lost_spend),
+        "retried_calls": float(tally.retried_calls),
+        "cached_calls": float(tally.cached_calls),
+        "estimated_usage_calls": float(tally.estimated_usage_calls),
+        "lost_calls": float(tally.lost_spend.calls),
+        "lost_spend_usd": _f(tally.lost_spend.total_usd),
     }
 
 
 def summarize_cell(
     label: str,
-    trials: Sequence[TrialRecord],
+    trials: Iterable[TrialRecord],
     value: ValueModel,
     pricing: OutcomePricing,
     *,
@@ -99,12 +69,18 @@ def summarize_cell(
     seed: int = 0,
 ) -> CellSummary:
     """Economics plus the metric dict logged to MLflow. Undefined figures are left out."""
-    all_trials, trials = trials, [_agent_view(t) for t in trials]  # user simulator apart
-    econ = cell_economics(trials, value, pricing, write_tools=write_tools, bootstrap_seed=seed)
+    return summarize_tally(label, CellTally.of(trials, write_tools), value, pricing, seed=seed)
+
+
+def summarize_tally(
+    label: str, tally: CellTally, value: ValueModel, pricing: OutcomePricing, *, seed: int = 0
+) -> CellSummary:
+    """`summarize_cell` from a running tally (the user simulator's calls reported apart)."""
+    econ = tally_economics(tally, value, pricing, bootstrap_seed=seed)
     c = econ.counts
     total = c.total or 1
-    latencies = [call.latency_s for t in trials for call in t.calls]
-    usage = sum((t.usage for t in trials), Usage())
+    latencies = tally.latencies_s
+    usage = tally.usage
     m: dict[str, float | None] = {
         "trials": float(c.total),
         "tasks": float(econ.tasks),
@@ -139,7 +115,7 @@ def summarize_cell(
         "output_tokens": float(usage.output_tokens),
         "reasoning_tokens": float(usage.reasoning_tokens),
         "requests": float(usage.requests),
-        "invalid_tool_calls": float(sum(t.invalid_tool_calls for t in trials)),
+        "invalid_tool_calls": float(tally.invalid_tool_calls),
     }
     for name, ci in (
         ("success_rate", econ.success_rate_ci),
@@ -156,8 +132,8 @@ def summarize_cell(
         m["price_corridor_high_usd"] = float(econ.price_corridor_usd[1])
     for k, v in econ.pass_hat.items():
         m[f"pass_hat_{k}"] = v
-    m.update(_user_sim_metrics(all_trials, econ))
-    m.update(_reliability_metrics(all_trials))
+    m.update(_user_sim_metrics(tally, econ))
+    m.update(_reliability_metrics(tally))
     return CellSummary(
         label=label,
         economics=econ,

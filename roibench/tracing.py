@@ -52,11 +52,6 @@ def trace_sampled(seed: int, task_id: str, trial: int, fraction: float) -> bool:
     return int.from_bytes(digest, "big") / 2**64 < fraction
 
 
-def sample_trials(trials: Sequence[TrialRecord], fraction: float, seed: int) -> list[TrialRecord]:
-    """The trials to trace at sampling `fraction` (1 = all, 0 = none)."""
-    return [t for t in trials if trace_sampled(seed, t.task_id, t.trial, fraction)]
-
-
 @dataclass
 class SpanPlan:
     """One span to write: ids, times (ns since the epoch), type, inputs, outputs, attributes."""

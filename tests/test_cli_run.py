@@ -112,6 +112,47 @@ def test_journal_holds_every_trial(quickstart: tuple[MlflowClient, Path]) -> Non
     assert len(keys) == len(trials)
 
 
+def test_logged_figures_equal_a_recomputation_from_the_journal(
+    quickstart: tuple[MlflowClient, Path],
+) -> None:
+    """`roibench run` keeps running tallies, never the trials: its figures must equal those
+    computed from the journal's trials held whole, and its tables hold every trial."""
+    import json
+
+    from roibench.journal import read_journal
+    from roibench.session import plan_from_journal
+    from roibench.summary import summarize_cell
+
+    client, tmp = quickstart
+    journal = next((tmp / "runs").rglob("journal.jsonl"))
+    contents = read_journal(journal)
+    plan = plan_from_journal(contents.header, journal)
+    exp = client.get_experiment_by_name("quickstart")
+    assert exp is not None
+    children = {
+        r.info.run_name: r for r in client.search_runs([exp.experiment_id])
+        if "mlflow.parentRunId" in r.data.tags
+    }  # fmt: skip
+    for cell in plan.cells:
+        trials = [t for t in contents.trials if t.cell == cell.label]
+        expected = summarize_cell(
+            cell.label, trials, cell.workflow.value_model, plan.suite.config.outcome_pricing,
+            write_tools=cell.workflow.write_tools, seed=plan.seed,
+        ).metrics  # fmt: skip
+        run = children[cell.label]
+        logged = {k: v for k, v in run.data.metrics.items() if k != "traces"}
+        assert logged.keys() == expected.keys()
+        for name, value in expected.items():
+            assert logged[name] == pytest.approx(value, rel=1e-9, abs=1e-12), name
+        path = client.download_artifacts(run.info.run_id, "trials.json", str(tmp))
+        table = json.loads(Path(path).read_text())
+        assert len(table["data"]) == len(trials) == 60 * 3
+        calls = json.loads(
+            Path(client.download_artifacts(run.info.run_id, "calls.json", str(tmp))).read_text()
+        )
+        assert len(calls["data"]) == sum(len(t.calls) for t in trials)
+
+
 BAD_SUITES = {
     "unparsable": ("name = [", "not valid TOML"),
     "unknown workflow": (

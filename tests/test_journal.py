@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from roibench.errors import InputError
-from roibench.journal import Journal, read_journal
+from roibench.journal import Journal, iter_trials, read_header, read_journal, scan_journal
 from roibench.outcomes import Outcome
 from roibench.records import CallRecord, TrialRecord
 from roibench.usage import Usage
@@ -83,3 +83,65 @@ def test_secrets_never_reach_the_journal(tmp_path: Path, monkeypatch: pytest.Mon
     j.append(t)
     j.close()
     assert "acme-secret-0123456789" not in path.read_text()
+
+
+def test_scan_streams_trials_and_keeps_only_unfinished_calls(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    j = Journal(path, header={"suite": "s"})
+    j.append_call(("w/a/m", "t1", 0), call("0.001"))
+    j.append(trial("t1", 0))
+    j.append_call(("w/a/m", "t2", 0), call("0.002"))  # lost in a first crash...
+    j.append_call(("w/a/m", "t3", 0), call("0.004"))  # ...and this one never re-ran
+    j.append_call(("w/a/m", "t2", 0), call("0.001"))  # the re-run's own call
+    j.append(trial("t2", 0))
+    j.close()
+    seen: list[str] = []
+    scan = scan_journal(path, on_trial=lambda t: seen.append(t.task_id))
+    assert seen == ["t1", "t2"] and scan.trials == 2
+    assert scan.header["suite"] == "s"
+    assert scan.done == {("w/a/m", "t1", 0), ("w/a/m", "t2", 0)}
+    assert list(scan.lost_calls) == [("w/a/m", "t3", 0)]
+    assert [c.cost_usd for c in scan.lost_calls[("w/a/m", "t3", 0)]] == [Decimal("0.004")]
+    # the whole-journal reader agrees
+    contents = read_journal(path)
+    assert contents.done == scan.done and contents.lost_calls() == scan.lost_calls
+    assert [t.task_id for t in iter_trials(path)] == ["t1", "t2"]
+    assert read_header(path)["suite"] == "s"
+
+
+def test_iter_trials_is_lazy(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    j = Journal(path, header={"suite": "s"})
+    j.append(trial("t1", 0))
+    j.close()
+    with path.open("a") as f:
+        f.write('{"kind":"trial","trial":{"cell":1}}\n')
+    trials = iter_trials(path)
+    assert next(trials).task_id == "t1"  # read before the bad line is reached
+    with pytest.raises(InputError) as info:
+        next(trials)
+    assert info.value.line == 3
+
+
+def test_a_trial_the_caller_rejects_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    j = Journal(path, header={"suite": "s"})
+    j.append(trial("t1", 0))
+    j.append(trial("t2", 0))
+    j.close()
+
+    def only_t1(t: TrialRecord) -> None:
+        if t.task_id != "t1":
+            raise ValueError(f"unexpected task {t.task_id}")
+
+    with pytest.raises(InputError) as info:
+        scan_journal(path, on_trial=only_t1)
+    assert info.value.line == 3 and "unexpected task t2" in str(info.value)
+
+
+def test_a_journal_without_header_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    path.write_text('{"kind":"trial","trial":' + trial("t1", 0).model_dump_json() + "}\n")
+    for reader in (read_header, scan_journal, read_journal):
+        with pytest.raises(InputError, match="no header"):
+            reader(path)

@@ -27,26 +27,25 @@ def log_journal(
     from rich.console import Console
 
     from roibench.errors import InputError
-    from roibench.journal import read_journal
-    from roibench.session import group_trials, log_to_mlflow, plan_from_journal, summarize
+    from roibench.journal import iter_trials, read_header
+    from roibench.session import log_to_mlflow, plan_from_journal, summarize, tally_journal
 
     err = Console(stderr=True)
     try:
-        contents = read_journal(journal)
-        plan = plan_from_journal(contents, journal)
+        header = read_header(journal)
+        plan = plan_from_journal(header, journal)
+        # two streaming passes (figures, then tables): a long run is never held in memory
+        tallies, scan = tally_journal(plan, journal)
     except InputError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from None
-    by_cell = group_trials(plan, contents.trials)
-    summaries = summarize(plan, by_cell)
-    run_name = str(contents.header.get("run_name") or plan.suite.config.name)
+    summaries = summarize(plan, tallies)
+    run_name = str(header.get("run_name") or plan.suite.config.name)
     logged = log_to_mlflow(
-        plan, by_cell, summaries, journal, run_name, experiment,
+        plan, iter_trials(journal), summaries, journal, run_name, experiment,
         trace_sample=0.0 if not trace else trace_sample,
     )  # fmt: skip
     if logged.error is not None:
         err.print(f"[bold red]MLflow not logged:[/] {logged.error}", highlight=False)
         raise typer.Exit(1)
-    Console().print(
-        f"logged {len(contents.trials)} trials as run {logged.run_id} at {logged.tracking_uri}"
-    )
+    Console().print(f"logged {scan.trials} trials as run {logged.run_id} at {logged.tracking_uri}")

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from roibench.pricing import PriceCatalog, Pricer
     from roibench.records import TrialRecord
     from roibench.summary import CellSummary
+    from roibench.tally import CellTally
 
 COMPARED = (
     "spend_usd",
@@ -84,28 +85,36 @@ def call_time(started: datetime, at: date | datetime | None) -> datetime:
     return datetime.combine(at, started.astimezone(UTC).timetz())
 
 
-def reprice_trials(
-    trials: list[TrialRecord], pricer: Pricer | None, at: date | datetime | None = None
-) -> list[TrialRecord]:
-    """The trials with every call's cost recomputed by `pricer` (None: unpriced). A failed
+def reprice_trial(
+    trial: TrialRecord, pricer: Pricer | None, at: date | datetime | None = None
+) -> TrialRecord:
+    """The trial with every call's cost recomputed by `pricer` (None: unpriced). A failed
     request is not billed: $0 when priced, as the run recorded it."""
     from roibench.pricing import call_cost_usd
 
-    out: list[TrialRecord] = []
-    for trial in trials:
-        calls = []
-        total: Decimal | None = Decimal(0)
-        for call in trial.calls:
-            if pricer is None:
-                cost = None
-            elif call.error is not None:
-                cost = Decimal(0)
-            else:
-                cost = call_cost_usd(call.usage, pricer, call_time(call.started_at, at))
-            calls.append(call.model_copy(update={"cost_usd": cost}))
-            total = None if total is None or cost is None else total + cost
-        out.append(trial.model_copy(update={"calls": tuple(calls), "cost_usd": total}))
-    return out
+    calls = []
+    total: Decimal | None = Decimal(0)
+    for call in trial.calls:
+        if pricer is None:
+            cost = None
+        elif call.error is not None:
+            cost = Decimal(0)
+        else:
+            cost = call_cost_usd(call.usage, pricer, call_time(call.started_at, at))
+        calls.append(call.model_copy(update={"cost_usd": cost}))
+        total = None if total is None or cost is None else total + cost
+    return trial.model_copy(update={"calls": tuple(calls), "cost_usd": total})
+
+
+@dataclass
+class _CellReprice:
+    """One cell's price sources and running tallies while the journal streams by."""
+
+    original_pricer: Pricer | None
+    new_pricer: Pricer | None
+    original: CellTally
+    repriced: CellTally
+    mismatched_calls: int = 0
 
 
 def _lookup_new(
@@ -141,12 +150,12 @@ def reprice_journal(
 ) -> RepriceResult:
     """Recompute a journal's cells under `prices` (a card file) and/or at another date."""
     from roibench.economics import OutcomePricing, ValueModel
-    from roibench.journal import read_journal
+    from roibench.journal import read_header, scan_journal
     from roibench.pricing import PriceCatalog, load_price_book, pricer_from_snapshot
-    from roibench.summary import summarize_cell
+    from roibench.summary import summarize_tally
+    from roibench.tally import CellTally
 
-    contents = read_journal(journal)
-    header = contents.header
+    header = read_header(journal)
     econ = header.get("economics")
     if not isinstance(econ, dict):
         raise InputError(
@@ -164,42 +173,42 @@ def reprice_journal(
         catalog = PriceCatalog(
             book, user_origin=prices.name, use_bundled=False, use_genai_prices=False
         )
-    by_cell: dict[str, list[TrialRecord]] = {label: [] for label in econ["cells"]}
-    for trial in contents.trials:
-        by_cell.setdefault(trial.cell, []).append(trial)
-    result = RepriceResult(header=header, prices_file=prices, at=at)
-    for label, trials in by_cell.items():
-        cell = econ["cells"].get(label)
-        if cell is None:
-            raise InputError(
-                f"trials of cell {label!r} but no such cell in the header", file=journal
-            )
-        value = ValueModel.model_validate(cell["value_model"])
+    cells: dict[str, _CellReprice] = {}
+    for label, cell in econ["cells"].items():
         write_tools = frozenset(cell.get("write_tools", ()))
         original = pricer_from_snapshot(cell["price"]) if cell.get("price") else None
         new = original
         if catalog is not None:
             new = _lookup_new(catalog, original, cell) or original
-        check = reprice_trials(trials, original)
-        mismatched = sum(
-            a.cost_usd != b.cost_usd
-            for t0, t1 in zip(trials, check, strict=True)
-            for a, b in zip(t0.calls, t1.calls, strict=True)
+        cells[label] = _CellReprice(
+            original, new, CellTally(write_tools=write_tools), CellTally(write_tools=write_tools)
         )
-        repriced = reprice_trials(trials, new, moment)
+
+    def add(trial: TrialRecord) -> None:  # one trial at a time: a long run stays out of memory
+        state = cells.get(trial.cell)
+        if state is None:
+            raise ValueError(f"a trial of cell {trial.cell!r} but no such cell in the header")
+        check = reprice_trial(trial, state.original_pricer)
+        state.mismatched_calls += sum(
+            a.cost_usd != b.cost_usd for a, b in zip(trial.calls, check.calls, strict=True)
+        )
+        state.original.add(trial)
+        state.repriced.add(reprice_trial(trial, state.new_pricer, moment))
+
+    scan_journal(journal, on_trial=add)
+    result = RepriceResult(header=header, prices_file=prices, at=at)
+    for label, state in cells.items():
+        value = ValueModel.model_validate(econ["cells"][label]["value_model"])
+        original, new = state.original_pricer, state.new_pricer
         result.cells.append(
             RepricedCell(
                 label=label,
                 original_price=original.describe() if original else "UNPRICED",
                 new_price=new.describe() if new else "UNPRICED",
-                original=summarize_cell(
-                    label, trials, value, pricing, write_tools=write_tools, seed=seed
-                ),
-                repriced=summarize_cell(
-                    label, repriced, value, pricing, write_tools=write_tools, seed=seed
-                ),
+                original=summarize_tally(label, state.original, value, pricing, seed=seed),
+                repriced=summarize_tally(label, state.repriced, value, pricing, seed=seed),
                 new_pricer=new,
-                mismatched_calls=mismatched,
+                mismatched_calls=state.mismatched_calls,
             )
         )
     return result

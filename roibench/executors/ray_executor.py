@@ -353,6 +353,7 @@ class RayExecutor:
         losses: dict[TrialKey, int] = {}
         finished: set[TrialKey] = set()
         lost_spend = Decimal(0)
+        trial_spend = Decimal(0)
         self.start()
         available = set(range(len(self.workers)))
         """Workers neither dead for good nor being restarted: trials go only to these."""
@@ -438,7 +439,9 @@ class RayExecutor:
                     if key in finished:  # a duplicate of a re-queued trial: never billed twice
                         continue
                     finished.add(key)
-                    result.trials[key[0]].append(record)
+                    trial_spend += _fresh_spend(record)
+                    if self.options.keep_trials:
+                        result.trials[key[0]].append(record)
                     if self.journal is not None:
                         self.journal.append(record)
                     if record.error_class in ("billing", "auth"):
@@ -447,8 +450,7 @@ class RayExecutor:
                         self.progress(record)
         finally:
             result.sim_requests = self._close()
-        spent = sum((_fresh_spend(t) for ts in result.trials.values() for t in ts), Decimal(0))
-        result.spent_usd = spent + lost_spend
+        result.spent_usd = trial_spend + lost_spend
         return result
 
     def _lost_record(self, cell: Any, key: TrialKey, lost: list[CallRecord]) -> TrialRecord:

@@ -37,3 +37,4 @@ def test_scale_small() -> None:
     assert out.returncode in (0, 1), out.stderr[-2000:]  # 1 = a target missed, still a result
     assert "trials: 120 " in out.stdout
     assert "peak" in out.stdout and "MLflow logging" in out.stdout
+    assert "growth from 25% to 100% of trials" in out.stdout

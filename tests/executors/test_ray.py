@@ -23,7 +23,7 @@ from roibench.executors.ray_executor import RayExecutor  # noqa: E402
 from roibench.journal import Journal, TrialKey, read_journal, trial_key  # noqa: E402
 from roibench.records import TrialRecord  # noqa: E402
 from roibench.runner import Runner, RunOptions, RunPlan, plan_suite  # noqa: E402
-from roibench.session import group_trials, summarize  # noqa: E402
+from roibench.session import summarize, tally_trials  # noqa: E402
 from roibench.suite import load_suite  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -81,7 +81,7 @@ def metrics(
     crash (checked apart), from trials in key order (the bootstrap groups tasks in the order
     they appear)."""
     ordered = sorted(trials, key=trial_key)
-    summaries = summarize(plan, group_trials(plan, ordered))
+    summaries = summarize(plan, tally_trials(plan, ordered))
     return {
         label: {k: v for k, v in s.metrics.items() if k not in VARIABLE | LOST | ignore}
         for label, s in summaries.items()
@@ -196,8 +196,8 @@ def test_killed_worker_loses_no_trial_and_bills_none_twice(
     for t in rerun:
         assert len(contents.calls[trial_key(t)]) == len(t.calls) + len(t.lost_calls)
     # ...and are reported as lost spend, once
-    by_cell = group_trials(plan, contents.trials)
-    reported = sum(s.metrics.get("lost_calls") or 0 for s in summarize(plan, by_cell).values())
+    tallies = tally_trials(plan, contents.trials)
+    reported = sum(s.metrics.get("lost_calls") or 0 for s in summarize(plan, tallies).values())
     assert reported == sum(len(t.lost_calls) for t in contents.trials)
     assert result.spent_usd >= sum(
         (c.cost_usd or Decimal(0) for t in contents.trials for c in t.calls), Decimal(0)
