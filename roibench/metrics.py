@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from collections.abc import Callable, Sequence
@@ -35,6 +36,14 @@ def wilson_interval(successes: int, trials: int, z: float = Z95) -> tuple[float,
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+@functools.lru_cache(maxsize=16)
+def resample_indices(n: int, resamples: int, seed: int) -> tuple[tuple[int, ...], ...]:
+    """The bootstrap's resamples of n groups (indices drawn with replacement), seeded. Cached:
+    a cell's intervals all resample the same tasks with the same seed, so they share draws."""
+    rng = random.Random(seed)
+    return tuple(tuple(rng.randrange(n) for _ in range(n)) for _ in range(resamples))
+
+
 def bootstrap_interval(
     groups: Sequence[T],
     statistic: Callable[[list[T]], float | None],
@@ -50,11 +59,9 @@ def bootstrap_interval(
     """
     if not groups:
         return None
-    rng = random.Random(seed)
-    n = len(groups)
     values: list[float] = []
-    for _ in range(resamples):
-        sample = [groups[rng.randrange(n)] for _ in range(n)]
+    for indices in resample_indices(len(groups), resamples, seed):
+        sample = [groups[i] for i in indices]
         value = statistic(sample)
         if value is not None and math.isfinite(value):
             values.append(value)

@@ -57,3 +57,28 @@ def test_percentile_interpolates() -> None:
     assert percentile([1.0, 2.0, 3.0, 4.0], 50) == pytest.approx(2.5)
     assert percentile([10.0], 95) == 10.0
     assert percentile([], 50) is None
+
+
+def test_bootstrap_percentiles_match_a_direct_resampling() -> None:
+    """The interval is the 2.5th / 97.5th percentile of the statistic over resamples drawn
+    with Random(seed).randrange — recomputed here directly, without the shared draws."""
+    import math
+    import random
+
+    groups = [1.0, 4.0, 2.0, 8.0, 5.0, 7.0]
+
+    def mean(sample: list[float]) -> float:
+        return sum(sample) / len(sample)
+
+    rng = random.Random(11)
+    values = sorted(mean([groups[rng.randrange(len(groups))] for _ in groups]) for _ in range(200))
+    low, high = values[math.floor(0.025 * 199)], values[math.ceil(0.975 * 199)]
+    assert bootstrap_interval(groups, mean, resamples=200, seed=11) == (low, high)
+    # another statistic on the same groups and seed reuses the draws and is still exact
+    rng = random.Random(11)
+    resamples = [[groups[rng.randrange(len(groups))] for _ in groups] for _ in range(200)]
+    top = sorted(max(sample) for sample in resamples)
+    assert bootstrap_interval(groups, max, resamples=200, seed=11) == (
+        top[math.floor(0.025 * 199)],
+        top[math.ceil(0.975 * 199)],
+    )

@@ -38,3 +38,16 @@ def test_scale_small() -> None:
     assert "trials: 120 " in out.stdout
     assert "peak" in out.stdout and "MLflow logging" in out.stdout
     assert "growth from 25% to 100% of trials" in out.stdout
+
+
+def test_profile_pipeline_small() -> None:
+    out = run("profile_pipeline.py", "--trials", "1", "--concurrency", "8", "--top", "5")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "60 trials at concurrency 8" in out.stdout
+    shares = [
+        float(line.rsplit(None, 1)[1].rstrip("%"))
+        for line in out.stdout.split("own CPU time by package:")[1].split("top 5")[0].splitlines()
+        if line.strip()
+    ]
+    assert shares and all(0 < s <= 100 for s in shares)
+    assert "roibench" in out.stdout.split("top 5")[0]  # our own code shows in the breakdown
