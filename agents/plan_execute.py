@@ -40,7 +40,7 @@ async def _make_plan(
     state: PlanExecuteState, run: AgentRun, situation: str
 ) -> tuple[list[dict[str, Any]], list[str]]:
     request = plan_request(run.tools, situation)
-    message = await run.llm.complete([*state["messages"], request], [])
+    message = await run.llm.complete([*state["messages"], request], [], role="planner")
     run.steps += 1
     steps = parse_plan(message.get("content") or "")
     return [request, {"role": "assistant", "content": message.get("content") or ""}], steps

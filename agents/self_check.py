@@ -70,7 +70,7 @@ async def _verify(state: SelfCheckState, config: RunnableConfig) -> dict[str, An
             run.stop_reason = stop
             return {"done": True, "verdicts": verdicts}
         request = action_review_request(fn["name"], fn["arguments"], list(run.env.calls))
-        answer = await run.llm.complete([*base, request], [])
+        answer = await run.llm.complete([*base, request], [], role="verifier")
         run.steps += 1
         approved, reason = parse_verdict(answer.get("content") or "")
         verdicts[tc["id"]] = None if approved else reason

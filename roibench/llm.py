@@ -251,9 +251,18 @@ class ChatModel:
         return headers
 
     async def complete(
-        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+        *,
+        role: str | None = None,
     ) -> dict[str, Any]:
-        """One assistant turn. Raises LLMError once retries are exhausted or the error is final."""
+        """One assistant turn. Raises LLMError once retries are exhausted or the error is final.
+
+        `role`: what the call is for, recorded on its CallRecord (default: this model's role,
+        'agent'); e.g. 'planner' or 'verifier' for an agent's calls that do not act, so their
+        spend shows apart (`<role>_spend_usd`) while still counting in the cell's spend."""
+        role = role or self.role
         body = self._request(messages, tools)
         extra_body = body.pop("extra_body", None)
         payload = json.dumps({**body, **(extra_body or {})}, separators=(",", ":")).encode()
@@ -267,7 +276,9 @@ class ChatModel:
             hit = self.cache.get(key)
             if hit is not None:
                 data, cost, latency = hit
-                return self._accept(data, datetime.now(UTC), latency, cached_cost=(cost,))
+                return self._accept(
+                    data, datetime.now(UTC), latency, cached_cost=(cost,), role=role
+                )
         limiter = self.endpoint.limiter
         # only a TPM window needs the prompt size up front; JSON-encoding the whole
         # conversation on every call is otherwise wasted work on the hot path
@@ -306,13 +317,14 @@ class ChatModel:
                     time.perf_counter() - t0,
                     attempt=attempt,
                     request=(messages, tools),
+                    role=role,
                 )
                 await limiter.release(self.calls[-1].usage.total_tokens, rate_limited=False)
                 if key is not None and self.cache is not None:
                     self.cache.put(key, data, self.calls[-1].cost_usd, self.calls[-1].latency_s)
                 return turn
             await limiter.release(0, rate_limited=info.error_class == "rate_limited")
-            self._record_failure(started, t0, info.error_class, attempt)
+            self._record_failure(started, t0, info.error_class, attempt, role)
             if not info.retryable or attempt >= self.max_retries:
                 provider = self.endpoint.provider
                 hint = ""
@@ -331,10 +343,12 @@ class ChatModel:
         if self.on_call is not None:
             self.on_call(record)
 
-    def _record_failure(self, started: datetime, t0: float, error_class: str, attempt: int) -> None:
+    def _record_failure(
+        self, started: datetime, t0: float, error_class: str, attempt: int, role: str
+    ) -> None:
         self._add_call(
             CallRecord(
-                role=self.role,
+                role=role,
                 started_at=started,
                 latency_s=time.perf_counter() - t0,
                 usage=Usage(requests=1),
@@ -360,6 +374,7 @@ class ChatModel:
         attempt: int = 0,
         request: tuple[list[dict[str, Any]], list[dict[str, Any]]] | None = None,
         cached_cost: tuple[Decimal | None] | None = None,
+        role: str | None = None,
     ) -> dict[str, Any]:
         choices = data.get("choices") or [{}]
         choice = choices[0] if isinstance(choices[0], Mapping) else {}
@@ -385,7 +400,7 @@ class ChatModel:
             cost = call_cost_usd(usage, self.price, started, self.fx)
         self._add_call(
             CallRecord(
-                role=self.role,
+                role=role or self.role,
                 started_at=started,
                 latency_s=latency,
                 usage=usage,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -45,6 +46,17 @@ def _user_sim_metrics(tally: CellTally, econ: CellEconomics) -> dict[str, float 
         if both is not None and resolved
         else None,
     }
+
+
+def _role_metrics(tally: CellTally) -> dict[str, float | None]:
+    """Spend and requests of the agent's calls in each non-acting role (e.g. plan_execute's
+    planner, self_check's verifier), already included in spend_usd."""
+    metrics: dict[str, float | None] = {}
+    for role, money in sorted(tally.role_spend.items()):
+        name = re.sub(r"[^a-z0-9]+", "_", role.lower()).strip("_") or "other"
+        metrics[f"{name}_spend_usd"] = _f(money.total_usd)
+        metrics[f"{name}_requests"] = float(money.calls)
+    return metrics
 
 
 def _reliability_metrics(tally: CellTally) -> dict[str, float | None]:
@@ -132,6 +144,7 @@ def summarize_tally(
         m["price_corridor_high_usd"] = float(econ.price_corridor_usd[1])
     for k, v in econ.pass_hat.items():
         m[f"pass_hat_{k}"] = v
+    m.update(_role_metrics(tally))
     m.update(_user_sim_metrics(tally, econ))
     m.update(_reliability_metrics(tally))
     return CellSummary(

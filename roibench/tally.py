@@ -20,6 +20,10 @@ from roibench.usage import Usage
 USER_SIM_ROLE = "user_sim"
 """Calls of a workflow's user simulator: reported apart from the agent's (`user_sim_*`)."""
 
+AGENT_ROLE = "agent"
+"""The acting model's calls. Other roles of the agent's own (e.g. 'planner', 'verifier') count
+in its spend and are also tallied apart (`<role>_spend_usd`)."""
+
 ZERO = Decimal(0)
 
 
@@ -81,6 +85,8 @@ class CellTally:
     latencies_s: array[float] = field(default_factory=lambda: array("d"))
     """Latency of every agent call."""
     invalid_tool_calls: int = 0
+    role_spend: dict[str, MoneySum] = field(default_factory=dict)
+    """The agent's calls in roles other than acting (e.g. 'planner', 'verifier'), by role."""
     user_sim_spend: MoneySum = field(default_factory=MoneySum)
     user_sim_requests: int = 0
     retried_calls: int = 0
@@ -116,6 +122,11 @@ class CellTally:
             else:
                 self.spend.add(call.cost_usd)
                 self.latencies_s.append(call.latency_s)
+                if call.role != AGENT_ROLE:
+                    money = self.role_spend.get(call.role)
+                    if money is None:
+                        money = self.role_spend[call.role] = MoneySum()
+                    money.add(call.cost_usd)
             self.retried_calls += call.error is not None
             self.cached_calls += call.cached
             self.estimated_usage_calls += call.usage_estimated

@@ -169,3 +169,24 @@ def test_memory_grows_with_tasks_not_trials() -> None:
     # holding the records would take kilobytes each
     assert tally.trials == 10_020
     assert grown < 10_000 * 64, f"{grown} bytes for 10,000 trials"
+
+
+def test_non_acting_roles_count_in_spend_and_show_apart() -> None:
+    tally = CellTally.of(
+        [
+            trial(
+                "t1", 0, Outcome.resolved(),
+                (call("0.10", role="planner"), call("0.20"), call("0.05", role="verifier"),
+                 call("0.00", role="verifier", error="rate_limit"), call("0.01", role="user_sim")),
+            ),
+            trial("t2", 0, Outcome.resolved(), (call("0.30", role="planner"), call(None))),
+        ]
+    )  # fmt: skip
+    m = summarize_tally("w/a/m", tally, VALUE, PRICING).metrics
+    # planner 0.10 + 0.30 and verifier 0.05 + 0.00 are the agent's: inside its spend, which is
+    # unpriced overall (one agent call has no price) — so spend_usd is absent, not a number
+    assert "spend_usd" not in m and m["unpriced_calls"] == 1
+    assert m["planner_spend_usd"] == 0.40 and m["planner_requests"] == 2
+    assert m["verifier_spend_usd"] == 0.05 and m["verifier_requests"] == 2
+    assert m["user_sim_spend_usd"] == 0.01 and "user_sim_spend_usd_requests" not in m
+    assert m["requests"] == 6  # every agent-side call: acting, planning and reviewing

@@ -42,6 +42,8 @@ def test_plans_then_executes_the_reference(
     # one planning call, one call per tool turn, one answering call
     n = len(task.reference_actions)
     assert result.run.steps == len(result.run.llm.calls) == n + 2
+    # the planning call is recorded as the planner's, the rest as the acting agent's
+    assert [c.role for c in result.run.llm.calls] == ["planner"] + ["agent"] * (n + 1)
     plan = result.run.extra["plans"][0]
     assert len(plan) == n + 1
     for step, action in zip(plan, task.reference_actions, strict=False):

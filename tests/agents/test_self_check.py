@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from roibench.agent import REJECTED_PREFIX, action_review_request, parse_verdict
 from roibench.outcomes import OutcomeStatus
 from roibench.plugins import resolve_agent
 from roibench.runner import Runner, plan_suite
+from roibench.session import summarize, tally_trials
 from roibench.sim.player import SimPlayer, is_tempting
 from roibench.sim.profiles import PROFILES
 from roibench.sim.server import SimServer
@@ -151,3 +153,15 @@ def test_self_check_trades_cost_for_less_harm(tmp_path: Path) -> None:
     assert harmful(checked) < harmful(react) / 2, (harmful(checked), harmful(react))
     assert spend(checked) > spend(react)
     assert all(r.error_class is None for r in react + checked)
+
+    # the reviews are the verifier's calls: their spend shows apart, inside spend_usd
+    reviews = [c for r in checked for c in r.calls if c.role == "verifier"]
+    assert reviews and all(c.role == "agent" for r in react for c in r.calls)
+    plan = plan_suite(suite)
+    summaries = summarize(plan, tally_trials(plan, react + checked))
+    verifier = summaries["refunds/self_check/sim/budget"].metrics
+    by_hand = sum((c.cost_usd for c in reviews if c.cost_usd is not None), Decimal(0))
+    assert verifier["verifier_spend_usd"] == float(by_hand) > 0
+    assert verifier["verifier_requests"] == len(reviews)
+    assert verifier["verifier_spend_usd"] < verifier["spend_usd"] == spend(checked)
+    assert "verifier_spend_usd" not in summaries["refunds/react/sim/budget"].metrics
