@@ -82,7 +82,9 @@ def results_table(summaries: dict[str, CellSummary], trials: int) -> Table:
 def run(
     suite: Annotated[Path, typer.Argument(help="Suite file (TOML).")],
     trials: Annotated[int | None, typer.Option(min=1, help="Trials per task (k).")] = None,
-    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N tasks.")] = None,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Only N tasks, every tier in proportion.")
+    ] = None,
     concurrency: Annotated[int | None, typer.Option(min=1, help="Trials in flight.")] = None,
     experiment: Annotated[str | None, typer.Option(help="MLflow experiment name.")] = None,
     seed: Annotated[int | None, typer.Option(help="Override the suite's seed.")] = None,

@@ -24,7 +24,7 @@ from roibench.pricing import DEFAULT_FX, Pricer, model_pricer, suite_catalog
 from roibench.records import CallRecord, ToolCallRecord, TrialRecord
 from roibench.sim.faults import FaultSpec
 from roibench.suite import AgentRef, LoadedSuite, ModelSpec, WorkflowRef
-from roibench.tasks import Dataset, Task
+from roibench.tasks import Dataset, Task, stratified_sample
 from roibench.workflow import Transcript, UserTurnContext, Workflow
 
 
@@ -50,9 +50,10 @@ class Cell:
 
     @property
     def tasks(self) -> tuple[Task, ...]:
-        """The tasks this cell runs."""
+        """The tasks this cell runs: all, or `limit` of them drawn from every tier in
+        proportion (see `tasks.stratified_sample`)."""
         limit = self.workflow_ref.limit
-        return self.dataset.tasks[:limit] if limit else self.dataset.tasks
+        return stratified_sample(self.dataset.tasks, limit) if limit else self.dataset.tasks
 
 
 @dataclass

@@ -120,7 +120,9 @@ class WorkflowRef(BaseModel):
 
     name: str = Field(min_length=1, description="Built-in name, module:attr or file.py:attr.")
     dataset: str | None = Field(default=None, description="Task file, relative to the suite file.")
-    limit: int | None = Field(default=None, gt=0, description="Use only the first N tasks.")
+    limit: int | None = Field(
+        default=None, gt=0, description="Use only N tasks, every tier in proportion."
+    )
     value_model: ValueModel | None = Field(
         default=None, description="Override the workflow's baseline."
     )

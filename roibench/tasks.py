@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -63,6 +63,28 @@ class Dataset(BaseModel):
     def short_hash(self) -> str:
         """First 12 hex digits of the file hash."""
         return self.sha256[:12]
+
+
+def stratified_sample(tasks: Sequence[Task], n: int) -> tuple[Task, ...]:
+    """n of the tasks with every tier in proportion to its share of the dataset (largest
+    remainders; ties to the tier that comes first), each tier's first tasks, in dataset order.
+
+    Datasets list their easy tasks first, so the first n tasks would measure only the easy
+    ones: a quick `--limit` run must see the same mix of difficulty as the full dataset."""
+    if n >= len(tasks):
+        return tuple(tasks)
+    by_tier: dict[str, list[int]] = {}
+    for i, task in enumerate(tasks):
+        by_tier.setdefault(task.tier, []).append(i)
+    total = len(tasks)
+    exact = {tier: n * len(ids) / total for tier, ids in by_tier.items()}
+    quota = {tier: int(share) for tier, share in exact.items()}
+    order = list(by_tier)
+    by_remainder = sorted(order, key=lambda t: (-(exact[t] - quota[t]), order.index(t)))
+    for tier in by_remainder[: n - sum(quota.values())]:
+        quota[tier] += 1
+    chosen = sorted(i for tier, ids in by_tier.items() for i in ids[: quota[tier]])
+    return tuple(tasks[i] for i in chosen)
 
 
 def _loc(error_loc: tuple[int | str, ...]) -> str:

@@ -89,3 +89,24 @@ def test_empty_dataset(tmp_path: Path) -> None:
     path = write_rows(tmp_path, [""])
     with pytest.raises(InputError, match="no tasks"):
         load_dataset(path)
+
+
+def test_stratified_sample_keeps_the_tier_mix() -> None:
+    from roibench.tasks import Task, stratified_sample
+
+    def t(i: int, tier: str) -> Task:
+        fields = {"initial_state": {}, "expected": {}, "reference_actions": [],
+                  "reference_reply": "r"}  # fmt: skip
+        return Task.model_validate({"id": f"{tier}-{i}", "tier": tier, "prompt": "p", **fields})
+
+    # easy first, as the datasets are: 6 easy, 3 medium, 1 hard
+    tasks = [t(i, "easy") for i in range(6)] + [t(i, "medium") for i in range(3)] + [t(0, "hard")]
+    # n = 5: exact shares 3, 1.5, 0.5 -> 3, 1, 0 and one more by largest remainder; medium and
+    # hard tie at 0.5, medium comes first
+    picked = stratified_sample(tasks, 5)
+    assert [x.id for x in picked] == ["easy-0", "easy-1", "easy-2", "medium-0", "medium-1"]
+    # n = 4: shares 2.4, 1.2, 0.4 -> 2, 1, 0 and the hard tier's 0.4 is the largest remainder
+    assert [x.id for x in stratified_sample(tasks, 4)] == ["easy-0", "easy-1", "medium-0", "hard-0"]
+    assert stratified_sample(tasks, 10) == tuple(tasks)
+    assert stratified_sample(tasks, 50) == tuple(tasks)
+    assert len(stratified_sample(tasks, 1)) == 1 and stratified_sample(tasks, 1)[0].id == "easy-0"
