@@ -118,12 +118,11 @@ def main() -> int:
             options = RunOptions(keep_trials=False)
             asyncio.run(Runner(plan, journal=journal, progress=progress, options=options).run())
             journal.close()
-            streamed = streamer.finish() if streamer is not None else None
             summaries = summarize(plan, tallies)
             t1 = time.perf_counter()
             run_samples = len(sampler.samples)
             log_suite_run(plan, iter_trials(journal.path), summaries, journal.path, "scale",
-                          trace_sample=sample, streamed=streamed)  # fmt: skip
+                          trace_sample=sample, streamed=streamer)  # fmt: skip
             t2 = time.perf_counter()
             sampler.stop()
             journal_mb = (tmp / "journal.jsonl").stat().st_size / 1e6

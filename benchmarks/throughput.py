@@ -152,12 +152,11 @@ def pipeline(url: str, trials: int, concurrency: int, traced: bool) -> tuple[flo
         options = RunOptions(keep_trials=False)
         asyncio.run(Runner(plan, journal=journal, progress=progress, options=options).run())
         journal.close()
-        streamed = streamer.finish() if streamer is not None else None
         summaries = summarize(plan, tallies)
         t1 = time.perf_counter()
         log_suite_run(
             plan, iter_trials(journal.path), summaries, journal.path, "bench",
-            trace_sample=1.0 if traced else 0.0, streamed=streamed,
+            trace_sample=1.0 if traced else 0.0, streamed=streamer,
         )  # fmt: skip
         t2 = time.perf_counter()
         mlflow.set_tracking_uri(None)  # type: ignore[arg-type]

@@ -299,7 +299,6 @@ def run(
     journal.close()
     if response_cache is not None:
         response_cache.close()
-    streamed = streamer.finish() if streamer is not None else None
     summaries = summarize(plan, tallies)
     console.print(results_table(summaries, plan.trials))
     if plan.simulated:
@@ -325,7 +324,7 @@ def run(
     if mlflow_log:
         logged = log_to_mlflow(
             plan, iter_trials(journal_path), summaries, journal_path, run_name, experiment,
-            trace_sample=sample, streamed=streamed,
+            trace_sample=sample, streamed=streamer,
         )  # fmt: skip
         if logged.error is not None:
             err.print(

@@ -264,7 +264,7 @@ def log_suite_run(
     *,
     trace_sample: float | None = None,
     trace_method: str = "auto",
-    streamed: StreamedTraces | None = None,
+    streamed: StreamedTraces | TraceStreamer | None = None,
 ) -> str:
     """Log the parent and child runs; return the parent run id. `trials`: every trial of the
     run, iterated once (e.g. `journal.iter_trials`, so a long run is never held in memory).
@@ -272,6 +272,10 @@ def log_suite_run(
     `trace_sample`: fraction of trials that get a trace (1 = every trial, 0 = none); the same
     (task, trial) pairs in every cell. None reads $ROIBENCH_TRACE_SAMPLE, else traces every
     trial up to DEFAULT_MAX_TRACES. `trace_method`: see `tracing.log_trial_traces`.
+    `streamed`: traces written during the run — what a finished streamer wrote, or the
+    streamer itself, still draining: it is waited for only after every run, table and plot is
+    logged (on another core meanwhile), then its traces are linked; should it have failed,
+    its trials' traces are written here from the journal.
     """
     if trace_sample is None:
         total = sum(s.economics.counts.total for s in summaries.values())
@@ -280,6 +284,10 @@ def log_suite_run(
 
     from roibench.tracing import TraceContext, link_traces, log_trial_traces
 
+    streamer = streamed if isinstance(streamed, TraceStreamer) else None
+    if streamer is not None:  # what it was handed is its to write
+        streamed = StreamedTraces(keys=streamer.keys)
+    assert not isinstance(streamed, TraceStreamer)
     tables = gather_tables(plan, trials, trace_sample, streamed)
 
     client = MlflowClient()
@@ -323,6 +331,7 @@ def log_suite_run(
             client.log_artifact(pid, str(suite_copy), "suite")
         if journal_path is not None and journal_path.exists():
             client.log_artifact(pid, str(journal_path), "journal")
+        cell_runs: dict[str, str] = {}
         for cell in plan.cells:
             summary = summaries[cell.label]
             table = tables.pop(cell.label)  # dropped once logged
@@ -358,13 +367,56 @@ def log_suite_run(
             if streamed and streamed.ids.get(cell.label):
                 link_traces(client, streamed.ids[cell.label], cid)
             client.log_metric(cid, "traces", float(table.traced), now, 0)
-            client.set_terminated(cid, "FINISHED")
+            cell_runs[cell.label] = cid
+            if streamer is None:
+                client.set_terminated(cid, "FINISHED")
         log_plots(client, pid, plan, summaries)
+        if streamer is not None:
+            finish_streamed_traces(
+                client, plan, streamer, cell_runs, journal_path, experiment_id, trace_method
+            )
         client.set_terminated(pid, "FINISHED")
     except BaseException:
         client.set_terminated(pid, "FAILED")
         raise
     return pid
+
+
+def finish_streamed_traces(
+    client: MlflowClient,
+    plan: RunPlan,
+    streamer: TraceStreamer,
+    cell_runs: dict[str, str],
+    journal_path: Path | None,
+    experiment_id: str,
+    trace_method: str = "auto",
+) -> None:
+    """Wait for the streamer, link what it wrote to the cell runs and finish them. If it
+    failed, write the traces of the trials it was handed from the journal (streamed, so only
+    those trials are held)."""
+    from roibench.journal import iter_trials
+    from roibench.tracing import TraceContext, link_traces, log_trial_traces
+
+    written = streamer.finish()
+    if written is not None:
+        for label, ids in written.ids.items():
+            if ids and label in cell_runs:
+                link_traces(client, ids, cell_runs[label])
+    elif journal_path is not None:
+        handed: dict[str, list[TrialRecord]] = {label: [] for label in cell_runs}
+        for t in iter_trials(journal_path):
+            if (t.task_id, t.trial) in streamer.keys.get(t.cell, ()) and t.cell in handed:
+                handed[t.cell].append(t)
+        for cell in plan.cells:
+            if handed.get(cell.label):
+                ctx = TraceContext(
+                    experiment_id=experiment_id,
+                    run_id=cell_runs[cell.label],
+                    **trace_fields(cell, plan),
+                )
+                log_trial_traces(handed[cell.label], ctx, client, method=trace_method)
+    for cid in cell_runs.values():
+        client.set_terminated(cid, "FINISHED")
 
 
 def trace_fields(cell: Cell, plan: RunPlan) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from roibench.summary import CellSummary, summarize_tally
 from roibench.tally import CellTally
 
 if TYPE_CHECKING:
-    from roibench.trace_stream import StreamedTraces
+    from roibench.trace_stream import StreamedTraces, TraceStreamer
 
 
 @dataclass
@@ -174,7 +174,7 @@ def log_to_mlflow(
     experiment: str | None,
     *,
     trace_sample: float | None = None,
-    streamed: StreamedTraces | None = None,
+    streamed: StreamedTraces | TraceStreamer | None = None,
 ) -> MlflowOutcome:
     """Log the run (`trials`: every trial, read once — e.g. streamed from the journal); on an
     unreachable or failing tracking server, say so instead of raising (the journal already
@@ -183,18 +183,22 @@ def log_to_mlflow(
 
     from roibench.mlflow_sink import log_suite_run
     from roibench.secrets import redact
+    from roibench.trace_stream import TraceStreamer
 
     uri = mlflow.get_tracking_uri()
     problem = tracking_reachable(uri)
-    if problem is not None:
-        return MlflowOutcome(None, uri, problem)
     try:
+        if problem is not None:
+            return MlflowOutcome(None, uri, problem)
         run_id = log_suite_run(
             plan, trials, summaries, journal_path, run_name, experiment,
             trace_sample=trace_sample, streamed=streamed,
         )  # fmt: skip
     except Exception as exc:  # the run's results are safe in the journal whatever happens here
         return MlflowOutcome(None, uri, redact(f"{type(exc).__name__}: {exc}")[:500])
+    finally:
+        if isinstance(streamed, TraceStreamer):
+            streamed.close()  # the helper never outlives logging, whatever happened
     return MlflowOutcome(run_id, uri)
 
 

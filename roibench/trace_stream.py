@@ -106,6 +106,8 @@ class TraceStreamer:
         self.sample = sample
         self.seed = seed
         self.keys: dict[str, set[tuple[str, int]]] = {cell: set() for cell in contexts}
+        self._finished = False
+        self._result: StreamedTraces | None = None
 
     def submit(self, record: TrialRecord) -> None:
         """Queue a finished trial (only if it is sampled for tracing)."""
@@ -116,7 +118,10 @@ class TraceStreamer:
         keys.add((record.task_id, record.trial))
 
     def finish(self, timeout_s: float = 600.0) -> StreamedTraces | None:
-        """Wait for every queued trace to be written."""
+        """Wait for every queued trace to be written (once; later calls return the same)."""
+        if self._finished:
+            return self._result
+        self._finished = True
         self._inbox.put(_DONE)
         status: str = "error"
         payload: Any = None
@@ -125,6 +130,13 @@ class TraceStreamer:
         self._process.join(timeout=10)
         if self._process.is_alive():
             self._process.kill()
-        if status != "ok":
-            return None
-        return StreamedTraces(ids=payload, keys=self.keys)
+        if status == "ok":
+            self._result = StreamedTraces(ids=payload, keys=self.keys)
+        return self._result
+
+    def close(self) -> None:
+        """Stop the helper without waiting for its queue (after logging gave up)."""
+        if not self._finished:
+            self._finished = True
+            self._process.kill()
+            self._process.join(timeout=10)
