@@ -35,6 +35,15 @@ def trial(task: str, k: int) -> TrialRecord:
     )  # fmt: skip
 
 
+def journal_of(path: Path, *trials: TrialRecord) -> Path:
+    """A closed journal holding a header and `trials`."""
+    j = Journal(path, header={"suite": "s"})
+    for t in trials:
+        j.append(t)
+    j.close()
+    return path
+
+
 def test_round_trip_and_lost_calls(tmp_path: Path) -> None:
     path = tmp_path / "j.jsonl"
     j = Journal(path, header={"suite": "s"})
@@ -52,10 +61,7 @@ def test_round_trip_and_lost_calls(tmp_path: Path) -> None:
 
 
 def test_torn_tail_is_ignored_then_cut_before_appending(tmp_path: Path) -> None:
-    path = tmp_path / "j.jsonl"
-    j = Journal(path, header={"suite": "s"})
-    j.append(trial("t1", 0))
-    j.close()
+    path = journal_of(tmp_path / "j.jsonl", trial("t1", 0))
     with path.open("a") as f:
         f.write('{"kind":"trial","trial":{"cell":"w/a')  # a crash mid-write
     assert len(read_journal(path).trials) == 1
@@ -110,10 +116,7 @@ def test_scan_streams_trials_and_keeps_only_unfinished_calls(tmp_path: Path) -> 
 
 
 def test_iter_trials_is_lazy(tmp_path: Path) -> None:
-    path = tmp_path / "j.jsonl"
-    j = Journal(path, header={"suite": "s"})
-    j.append(trial("t1", 0))
-    j.close()
+    path = journal_of(tmp_path / "j.jsonl", trial("t1", 0))
     with path.open("a") as f:
         f.write('{"kind":"trial","trial":{"cell":1}}\n')
     trials = iter_trials(path)
@@ -124,11 +127,7 @@ def test_iter_trials_is_lazy(tmp_path: Path) -> None:
 
 
 def test_a_trial_the_caller_rejects_names_its_line(tmp_path: Path) -> None:
-    path = tmp_path / "j.jsonl"
-    j = Journal(path, header={"suite": "s"})
-    j.append(trial("t1", 0))
-    j.append(trial("t2", 0))
-    j.close()
+    path = journal_of(tmp_path / "j.jsonl", trial("t1", 0), trial("t2", 0))
 
     def only_t1(t: TrialRecord) -> None:
         if t.task_id != "t1":
