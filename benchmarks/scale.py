@@ -15,7 +15,6 @@ logging takes more than 5% of the wall time.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 import tempfile
@@ -26,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from throughput import MODEL, start_sim
+from throughput import MODEL, run_trials, start_sim
 
 GIB = 1024**3
 
@@ -73,8 +72,8 @@ def main() -> int:
     from roibench.journal import Journal, iter_trials
     from roibench.mlflow_sink import default_trace_sample, log_suite_run, start_trace_streamer
     from roibench.records import TrialRecord
-    from roibench.runner import Runner, RunOptions, plan_suite
-    from roibench.session import new_tallies, summarize
+    from roibench.runner import plan_suite
+    from roibench.session import summarize
     from roibench.suite import load_suite
 
     tasks_per_trial = 60  # the refunds dataset
@@ -107,18 +106,11 @@ def main() -> int:
             )
             t0 = time.perf_counter()
             streamer = start_trace_streamer(plan, None, sample)  # as `roibench run` does
-            tallies = new_tallies(plan)
 
-            def progress(record: TrialRecord) -> None:
-                tallies[record.cell].add(record)
+            def count(_record: TrialRecord) -> None:
                 sampler.done += 1
-                if streamer is not None:
-                    streamer.submit(record)
 
-            options = RunOptions(keep_trials=False)
-            asyncio.run(Runner(plan, journal=journal, progress=progress, options=options).run())
-            journal.close()
-            summaries = summarize(plan, tallies)
+            summaries = summarize(plan, run_trials(plan, journal, streamer, count))
             t1 = time.perf_counter()
             run_samples = len(sampler.samples)
             log_suite_run(plan, iter_trials(journal.path), summaries, journal.path, "scale",

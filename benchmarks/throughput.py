@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -123,15 +124,37 @@ def suite_file(tmp: Path, url: str, trials: int, concurrency: int) -> Path:
     return path
 
 
+def run_trials(
+    plan: Any, journal: Any, streamer: Any = None, on_trial: Callable[[Any], None] | None = None
+) -> dict[str, Any]:
+    """A plan's trials as `roibench run` runs them: each record goes to the journal, its cell's
+    running tally and the trace streamer, and is not kept; returns the tallies."""
+    from roibench.runner import Runner, RunOptions
+    from roibench.session import new_tallies
+
+    tallies = new_tallies(plan)
+
+    def progress(record: Any) -> None:
+        tallies[record.cell].add(record)
+        if streamer is not None:
+            streamer.submit(record)
+        if on_trial is not None:
+            on_trial(record)
+
+    options = RunOptions(keep_trials=False)
+    asyncio.run(Runner(plan, journal=journal, progress=progress, options=options).run())
+    journal.close()
+    return tallies
+
+
 def pipeline(url: str, trials: int, concurrency: int, traced: bool) -> tuple[float, float]:
     """(b) or (c): tasks/s of the full pipeline; also the share of time spent logging."""
     import mlflow
 
     from roibench.journal import Journal, iter_trials
     from roibench.mlflow_sink import log_suite_run, start_trace_streamer
-    from roibench.records import TrialRecord
-    from roibench.runner import Runner, RunOptions, plan_suite
-    from roibench.session import new_tallies, summarize
+    from roibench.runner import plan_suite
+    from roibench.session import summarize
     from roibench.suite import load_suite
 
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -143,17 +166,7 @@ def pipeline(url: str, trials: int, concurrency: int, traced: bool) -> tuple[flo
         t0 = time.perf_counter()
         # as `roibench run` does: traces are written by a helper process while trials run
         streamer = start_trace_streamer(plan, None, 1.0) if traced else None
-        tallies = new_tallies(plan)
-
-        def progress(record: TrialRecord) -> None:
-            tallies[record.cell].add(record)
-            if streamer is not None:
-                streamer.submit(record)
-
-        options = RunOptions(keep_trials=False)
-        asyncio.run(Runner(plan, journal=journal, progress=progress, options=options).run())
-        journal.close()
-        summaries = summarize(plan, tallies)
+        summaries = summarize(plan, run_trials(plan, journal, streamer))
         t1 = time.perf_counter()
         log_suite_run(
             plan, iter_trials(journal.path), summaries, journal.path, "bench",

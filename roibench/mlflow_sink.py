@@ -284,11 +284,11 @@ def log_suite_run(
 
     from roibench.tracing import TraceContext, link_traces, log_trial_traces
 
-    streamer = streamed if isinstance(streamed, TraceStreamer) else None
-    if streamer is not None:  # what it was handed is its to write
-        streamed = StreamedTraces(keys=streamer.keys)
-    assert not isinstance(streamed, TraceStreamer)
-    tables = gather_tables(plan, trials, trace_sample, streamed)
+    if isinstance(streamed, TraceStreamer):  # what it was handed is its to write
+        streamer, written = streamed, StreamedTraces(keys=streamed.keys)
+    else:
+        streamer, written = None, streamed
+    tables = gather_tables(plan, trials, trace_sample, written)
 
     client = MlflowClient()
     cfg = plan.suite.config
@@ -364,8 +364,8 @@ def log_suite_run(
                     **trace_fields(cell, plan),
                 )
                 log_trial_traces(table.to_trace, ctx, client, method=trace_method)
-            if streamed and streamed.ids.get(cell.label):
-                link_traces(client, streamed.ids[cell.label], cid)
+            if written and written.ids.get(cell.label):
+                link_traces(client, written.ids[cell.label], cid)
             client.log_metric(cid, "traces", float(table.traced), now, 0)
             cell_runs[cell.label] = cid
             if streamer is None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from roibench.outcomes import OutcomeStatus
-from roibench.records import CallRecord, TrialRecord
+from roibench.records import TrialRecord
 from roibench.usage import Usage
 
 USER_SIM_ROLE = "user_sim"
@@ -108,9 +108,8 @@ class CellTally:
 
     def add(self, trial: TrialRecord) -> None:
         """Count one finished trial."""
-        agent_calls: Iterable[CallRecord] = trial.calls
         cost, usage = trial.cost_usd, trial.usage
-        if any(c.role == USER_SIM_ROLE for c in trial.calls):
+        if any(c.role == USER_SIM_ROLE for c in trial.calls):  # the totals hold both sides
             agent_calls = [c for c in trial.calls if c.role != USER_SIM_ROLE]
             costs = [c.cost_usd for c in agent_calls]
             cost = None if None in costs else sum((c for c in costs if c is not None), ZERO)
