@@ -105,7 +105,7 @@ def main() -> int:
                 else args.trace_sample
             )
             t0 = time.perf_counter()
-            streamer = start_trace_streamer(plan, None, sample)  # as `roibench run` does
+            streamer = start_trace_streamer(plan, None, sample, journal.path)  # as `roibench run`
 
             def count(_record: TrialRecord) -> None:
                 sampler.done += 1

@@ -165,7 +165,7 @@ def pipeline(url: str, trials: int, concurrency: int, traced: bool) -> tuple[flo
         journal = Journal(tmp / "journal.jsonl", header={"suite": "bench"})
         t0 = time.perf_counter()
         # as `roibench run` does: traces are written by a helper process while trials run
-        streamer = start_trace_streamer(plan, None, 1.0) if traced else None
+        streamer = start_trace_streamer(plan, None, 1.0, journal.path) if traced else None
         summaries = summarize(plan, run_trials(plan, journal, streamer))
         t1 = time.perf_counter()
         log_suite_run(

@@ -5,7 +5,13 @@ The public API is small and imported lazily, so `roibench --help` stays fast.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
+
+# Offline by default: MLflow 3 starts a telemetry client on import that fetches a config and
+# posts usage events over the internet. Set before any roibench module imports mlflow; a user
+# who wants telemetry sets MLFLOW_DISABLE_TELEMETRY=false.
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 __version__ = "0.1.0"
 

@@ -249,7 +249,7 @@ def run(
         if sample is None:
             sample = default_trace_sample(plan.total_trials)
         if tracking_reachable(mlflow.get_tracking_uri()) is None:
-            streamer = start_trace_streamer(plan, experiment, sample)
+            streamer = start_trace_streamer(plan, experiment, sample, journal_path)
     spend = Decimal(0)
     with Progress(
         TextColumn("[bold]{task.description}"),

@@ -151,6 +151,15 @@ def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
 
 
 _TRIAL_PREFIX = '{"kind":"trial","trial":'
+_TRIAL_PREFIX_BYTES = _TRIAL_PREFIX.encode()
+
+
+def trial_from_line(line: bytes) -> TrialRecord | None:
+    """The trial record of a journal line as `Journal` writes it (no newline), or None for a
+    header or call line. Raises pydantic's ValidationError for a malformed trial line."""
+    if not line.startswith(_TRIAL_PREFIX_BYTES):
+        return None
+    return TrialRecord.model_validate_json(line[len(_TRIAL_PREFIX_BYTES) : -1])
 
 
 def _parse_line(path: Path, line_no: int, line: str) -> tuple[str, Any]:

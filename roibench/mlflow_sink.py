@@ -430,10 +430,11 @@ def trace_fields(cell: Cell, plan: RunPlan) -> dict[str, Any]:
 
 
 def start_trace_streamer(
-    plan: RunPlan, experiment_name: str | None, sample: float
+    plan: RunPlan, experiment_name: str | None, sample: float, journal: Path
 ) -> TraceStreamer | None:
-    """Start writing traces from a helper process as trials finish (see trace_stream); None
-    when there is nothing to trace or the tracking store cannot be reached."""
+    """Start writing traces from a helper process as trials finish (see trace_stream): the
+    trials appended to `journal` from now on. None when there is nothing to trace or the
+    tracking store cannot be reached."""
     if sample <= 0:
         return None
     try:
@@ -451,7 +452,12 @@ def start_trace_streamer(
         del fields["cell"]
         contexts[cell.label] = fields
     return TraceStreamer(
-        mlflow.get_tracking_uri(), experiment_id, contexts, sample=sample, seed=plan.seed
+        mlflow.get_tracking_uri(),
+        experiment_id,
+        contexts,
+        journal=journal,
+        sample=sample,
+        seed=plan.seed,
     )
 
 

@@ -31,10 +31,27 @@ class CellPoint:
     economics: CellEconomics
 
 
-def _figure(width: float = 7.5, height: float = 4.8) -> Figure:
+def _figure(
+    width: float = 7.5, height: float = 4.8, *, rows: int = 1, cols: int = 1, top_in: float = 0.45
+) -> Figure:
+    """A figure with fixed margins in inches around a rows x cols grid of panels. A layout
+    engine (constrained, tight) would make savefig draw every figure twice, once to measure:
+    that doubled the plots' share of end-of-run logging."""
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(width, height), dpi=110, layout="constrained")
+    fig = Figure(figsize=(width, height), dpi=110)
+    left_in, right_in, bottom_in = 0.75, 0.2, 0.6  # tick labels + axis label; title above
+    panel_w = (width - cols * (left_in + right_in)) / cols
+    panel_h = (height - rows * (bottom_in + top_in)) / rows
+    fig.subplots_adjust(
+        left=left_in / width,
+        right=1 - right_in / width,
+        bottom=bottom_in / height,
+        top=1 - top_in / height,
+        wspace=(left_in + right_in) / panel_w,
+        hspace=(bottom_in + top_in) / panel_h,
+    )
+    return fig
 
 
 def _png(fig: Figure) -> bytes:
@@ -64,15 +81,18 @@ def pareto_frontier(points: Sequence[tuple[str, float, float]]) -> list[str]:
 def pareto_plot(cells: Sequence[CellPoint]) -> bytes:
     """Success rate vs cost per successful outcome, 95% intervals as error bars, the Pareto
     frontier as a line. Unpriced cells (no cost) are listed in the title, not drawn at 0."""
-    fig = _figure()
+    unpriced = [
+        c.label
+        for c in cells
+        if c.metrics.get("cost_per_outcome_usd") is None or c.metrics.get("success_rate") is None
+    ]
+    fig = _figure(top_in=0.65 if unpriced else 0.45)  # a second title line lists the unpriced
     ax = fig.add_subplot()
     drawn: list[tuple[str, float, float]] = []
-    unpriced = []
     for i, cell in enumerate(cells):
         m = cell.metrics
         cost, success = m.get("cost_per_outcome_usd"), m.get("success_rate")
         if cost is None or success is None:
-            unpriced.append(cell.label)
             continue
         xerr = None
         if "cost_per_outcome_usd_ci_low" in m and "cost_per_outcome_usd_ci_high" in m:
@@ -136,7 +156,7 @@ def roi_price_plot(cells: Sequence[CellPoint], pricing: OutcomePricing) -> bytes
     n = max(len(cells), 1)
     cols = min(n, 3)
     rows = (n + cols - 1) // cols
-    fig = _figure(4.2 * cols, 3.3 * rows)
+    fig = _figure(4.2 * cols, 3.3 * rows, rows=rows, cols=cols, top_in=0.5)
     axes = fig.subplots(rows, cols, squeeze=False)
     grid = price_grid([c.economics for c in cells], pricing.price_usd)
     for i, cell in enumerate(cells):
@@ -168,6 +188,7 @@ def roi_price_plot(cells: Sequence[CellPoint], pricing: OutcomePricing) -> bytes
             label=f"suite price ${pricing.price_usd}",
         )
         ax.axhline(0, color="0.6", linewidth=0.8)
+        title = cell.label if econ.priced else f"{cell.label} (UNPRICED)"
         if ys:
             finite = [y for y in ys if abs(y) < 1e6]
             if finite:
@@ -178,17 +199,10 @@ def roi_price_plot(cells: Sequence[CellPoint], pricing: OutcomePricing) -> bytes
                 pad = (hi - lo) * 0.08 or 1
                 ax.set_ylim(lo - pad, hi + pad)
                 if token is not None and not lo - pad <= float(token) <= hi + pad:
-                    # per-token ROI is far off this scale: state it instead of drawing it
-                    ax.text(
-                        0.98,
-                        0.95 if float(token) > hi else 0.05,
-                        f"ROI, per-token pricing: {float(token):,.1f} (off scale)",
-                        transform=ax.transAxes,
-                        ha="right",
-                        fontsize=7,
-                        color="C3",
-                    )
-        ax.set_title(cell.label if econ.priced else f"{cell.label} (UNPRICED)", fontsize=8)
+                    # per-token ROI is far off this scale: state it (under the title, where
+                    # neither the curve nor the legend can cover it) instead of drawing it
+                    title += f"\nROI, per-token pricing: {float(token):,.1f} (off scale)"
+        ax.set_title(title, fontsize=8)
         ax.set_xlabel(f"price per billable unit, USD ({pricing.scheme})", fontsize=7)
         ax.set_ylabel("buyer ROI", fontsize=7)
         ax.tick_params(labelsize=7)

@@ -2,11 +2,12 @@
 
 Writing a trace costs the tracking store several milliseconds; done after the run, a suite
 that traces every trial spends a large share of its wall time there. The runner's own process
-is the busy one (its event loop drives every trial), so traces are handed, as each trial
-finishes, to a helper process that builds and logs them in batches on another core. At the
-end the sink only links the streamed traces to their cell runs. Any failure in the helper
-(an old server, a file store without span logging) leaves the traces to the sink's own
-end-of-run path: nothing is lost, only the speed-up.
+is the busy one (its event loop drives every trial), so a helper process builds and logs the
+traces in batches on another core. It reads the finished trials from the journal as it grows
+(the runner writes every trial there anyway), so the runner pays nothing per trace: no second
+serialisation, no queue. At the end the sink only links the streamed traces to their cell
+runs. Any failure in the helper (an old server, a file store without span logging) leaves the
+traces to the sink's own end-of-run path: nothing is lost, only the speed-up.
 """
 
 from __future__ import annotations
@@ -14,30 +15,65 @@ from __future__ import annotations
 import contextlib
 import multiprocessing as mp
 import queue
+import sys
+import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from roibench.records import TrialRecord
 from roibench.tracing import trace_sampled
 
-BATCH_TRIALS = 100
+BATCH_TRIALS = 25
+"""Traces per write. Small: each write holds the SQLite store's write lock, and the runs logged at
+the end of a run wait for it; the cost per request is small beside the cost per trace."""
 BATCH_WAIT_S = 0.5
-_DONE = "__done__"
+"""The longest a finished trial waits for its batch to fill."""
+POLL_S = 0.1
+"""How often the helper looks for new journal lines when it has caught up."""
+
+
+def _fresh_connections_after_fork() -> None:
+    """A forked helper must not touch the database connections its parent opened (two
+    processes on one SQLite or Postgres connection corrupt each other's state): give MLflow's
+    cached engines new, empty pools, leaving the parent's connections open for the parent.
+    MLflow's own HTTP sessions are per process already."""
+    store_module = sys.modules.get("mlflow.store.tracking.sqlalchemy_store")
+    if store_module is None:
+        return
+    for engine in list(getattr(store_module.SqlAlchemyStore, "_engine_map", {}).values()):
+        engine.dispose(close=False)
+
+
+def _start_method() -> str:
+    """'fork' where it is safe: on Linux, from a process with a single thread (no lock can be
+    held by a thread the child would not have). It saves the helper the ~2 s of CPU that a
+    fresh interpreter spends importing MLflow. Elsewhere 'spawn'."""
+    if sys.platform.startswith("linux") and threading.active_count() == 1:
+        return "fork"
+    return "spawn"
 
 
 def _worker(
     tracking_uri: str,
     experiment_id: str,
     contexts: dict[str, dict[str, Any]],
-    inbox: Any,
+    journal: str,
+    offset: int,
+    seed: int,
+    sample: float,
+    finished: Any,
     outbox: Any,
 ) -> None:
-    """Helper process: receive trial JSON, log traces in batches, report ids per cell."""
+    """Helper process: follow the journal from `offset`, trace the sampled trials in batches,
+    and once `finished` is set and every line is read, report the trace ids per cell."""
     try:
+        _fresh_connections_after_fork()
         from mlflow.tracking import MlflowClient
 
-        from roibench.tracing import TraceContext, plan_trace, write_spans
+        from roibench.journal import trial_from_line
+        from roibench.tracing import TraceContext, TracePlan, plan_trace, write_spans
 
         client = MlflowClient(tracking_uri=tracking_uri)
         ctxs = {
@@ -45,28 +81,35 @@ def _worker(
             for cell, fields in contexts.items()
         }
         ids: dict[str, list[str]] = {cell: [] for cell in contexts}
-        pending: list[tuple[str, str]] = []
-        done = False
-        while not done:
-            deadline = time.monotonic() + BATCH_WAIT_S
-            while len(pending) < BATCH_TRIALS:
-                try:
-                    item = inbox.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:
+        pending: list[TracePlan] = []
+        oldest = 0.0  # when the first pending trace arrived
+        partial = b""
+        with open(journal, "rb") as f:
+            f.seek(offset)
+            while True:
+                last_look = finished.is_set()  # set after the last line was written
+                data = f.read()
+                if data:
+                    *lines, partial = (partial + data).split(b"\n")
+                    for line in lines:
+                        record = trial_from_line(line)
+                        if record is None or record.cell not in ctxs:
+                            continue
+                        if not trace_sampled(seed, record.task_id, record.trial, sample):
+                            continue
+                        if not pending:
+                            oldest = time.monotonic()
+                        trace = plan_trace(record, ctxs[record.cell])
+                        pending.append(trace)
+                        ids[record.cell].append(trace.mlflow_id)
+                due = time.monotonic() - oldest >= BATCH_WAIT_S
+                if pending and (len(pending) >= BATCH_TRIALS or due or last_look):
+                    write_spans(pending, experiment_id, client)
+                    pending = []
+                if last_look and not data:
                     break
-                if item == _DONE:
-                    done = True
-                    break
-                pending.append(item)
-            if not pending:
-                continue
-            plans = []
-            for cell, raw in pending:
-                plan = plan_trace(TrialRecord.model_validate_json(raw), ctxs[cell])
-                plans.append(plan)
-                ids[cell].append(plan.mlflow_id)
-            write_spans(plans, experiment_id, client)
-            pending = []
+                if not data:
+                    finished.wait(POLL_S)
         outbox.put(("ok", ids))
     except BaseException as exc:  # reported to the parent, which falls back
         outbox.put(("error", f"{type(exc).__name__}: {exc}"))
@@ -81,8 +124,9 @@ class StreamedTraces:
 
 
 class TraceStreamer:
-    """Hands finished trials to the helper process; `finish()` returns what was written, or
-    None when streaming failed (the sink then writes those traces itself)."""
+    """Writes the traces of the trials appended to `journal` from now on, in a helper process;
+    `finish()` returns what was written, or None when streaming failed (the sink then writes
+    those traces itself)."""
 
     def __init__(
         self,
@@ -90,15 +134,20 @@ class TraceStreamer:
         experiment_id: str,
         contexts: dict[str, dict[str, Any]],
         *,
+        journal: Path,
         sample: float,
         seed: int,
     ) -> None:
-        ctx = mp.get_context("spawn")  # a fresh interpreter: no forked event loop or locks
-        self._inbox: Any = ctx.Queue()
+        # trials already in the journal (a resumed run) are not this helper's: the sink
+        # writes their traces at the end
+        offset = journal.stat().st_size if journal.exists() else 0
+        ctx: Any = mp.get_context(_start_method())
+        self._finished: Any = ctx.Event()
         self._outbox: Any = ctx.Queue()
+        args = (tracking_uri, experiment_id, contexts, str(journal), offset, seed, sample)
         self._process = ctx.Process(
             target=_worker,
-            args=(tracking_uri, experiment_id, contexts, self._inbox, self._outbox),
+            args=(*args, self._finished, self._outbox),
             name="roibench-traces",
             daemon=True,
         )
@@ -106,23 +155,23 @@ class TraceStreamer:
         self.sample = sample
         self.seed = seed
         self.keys: dict[str, set[tuple[str, int]]] = {cell: set() for cell in contexts}
-        self._finished = False
+        self._done = False
         self._result: StreamedTraces | None = None
 
     def submit(self, record: TrialRecord) -> None:
-        """Queue a finished trial (only if it is sampled for tracing)."""
+        """Note a finished trial, once it is in the journal: the helper reads it from there,
+        and if it is sampled its trace is the helper's to write (not the sink's)."""
         keys = self.keys.get(record.cell)
-        if keys is None or not trace_sampled(self.seed, record.task_id, record.trial, self.sample):
-            return
-        self._inbox.put((record.cell, record.model_dump_json()))
-        keys.add((record.task_id, record.trial))
+        if keys is not None and trace_sampled(self.seed, record.task_id, record.trial, self.sample):
+            keys.add((record.task_id, record.trial))
 
     def finish(self, timeout_s: float = 600.0) -> StreamedTraces | None:
-        """Wait for every queued trace to be written (once; later calls return the same)."""
-        if self._finished:
+        """Wait until every trial in the journal is traced (once; later calls return the same).
+        Call it after the last trial was written."""
+        if self._done:
             return self._result
-        self._finished = True
-        self._inbox.put(_DONE)
+        self._done = True
+        self._finished.set()
         status: str = "error"
         payload: Any = None
         with contextlib.suppress(queue.Empty):
@@ -135,8 +184,8 @@ class TraceStreamer:
         return self._result
 
     def close(self) -> None:
-        """Stop the helper without waiting for its queue (after logging gave up)."""
-        if not self._finished:
-            self._finished = True
+        """Stop the helper without waiting for it (after logging gave up)."""
+        if not self._done:
+            self._done = True
             self._process.kill()
             self._process.join(timeout=10)

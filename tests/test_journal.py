@@ -144,3 +144,20 @@ def test_a_journal_without_header_is_refused(tmp_path: Path) -> None:
     for reader in (read_header, scan_journal, read_journal):
         with pytest.raises(InputError, match="no header"):
             reader(path)
+
+
+def test_trial_from_line_reads_trial_lines_and_skips_the_others(tmp_path: Path) -> None:
+    from roibench.journal import trial_from_line
+
+    path = tmp_path / "j.jsonl"
+    j = Journal(path, header={"suite": "s"})
+    j.append_call(("w/a/m", "t1", 0), call("0.001"))
+    j.append(trial("t1", 3))
+    j.close()
+    header, call_line, trial_line = path.read_bytes().splitlines()
+    assert trial_from_line(header) is None
+    assert trial_from_line(call_line) is None
+    record = trial_from_line(trial_line)
+    assert record is not None and (record.task_id, record.trial) == ("t1", 3)
+    with pytest.raises(ValueError):  # a torn or edited trial line is an error, not skipped
+        trial_from_line(trial_line[:-10])

@@ -3,13 +3,22 @@ cannot take them."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import subprocess
 import sys
+import threading
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
+
+from roibench.outcomes import Outcome
+from roibench.records import CallRecord, TrialRecord
+from roibench.usage import Usage
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -66,3 +75,72 @@ def test_a_store_without_span_logging_falls_back(
     assert "MLflow not logged" not in out.stderr
     assert out.returncode == 0, out.stderr[-2000:]
     assert set(traces_per_cell(uri).values()) == {8}
+
+
+def journal_trial(task: str, k: int) -> TrialRecord:
+    """A finished one-call trial of cell w/a/m."""
+    now = datetime.now(UTC)
+    return TrialRecord(
+        cell="w/a/m", workflow="w", agent="a", model="m", task_id=task, tier="easy", trial=k,
+        seed=1, outcome=Outcome.resolved(),
+        calls=(CallRecord(started_at=now, latency_s=0.1, usage=Usage(input_tokens=10, requests=1),
+                          cost_usd=Decimal("0.001")),),
+        usage=Usage(input_tokens=10, requests=1), cost_usd=Decimal("0.001"), steps=1,
+        started_at=now, duration_s=0.2,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_the_helper_follows_the_journal_from_where_it_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, start_method: str
+) -> None:
+    from roibench import trace_stream
+    from roibench.journal import Journal
+    from roibench.trace_stream import TraceStreamer
+
+    if start_method not in multiprocessing.get_all_start_methods():
+        pytest.skip(f"{start_method} is not available on {sys.platform}")
+    monkeypatch.setattr(trace_stream, "_start_method", lambda: start_method)
+
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    client = MlflowClient(tracking_uri=uri)
+    experiment_id = client.create_experiment("follow")  # the parent holds a connection
+    path = tmp_path / "journal.jsonl"
+    journal = Journal(path, header={"suite": "s"})
+    journal.append(journal_trial("before", 0))  # a resumed run's earlier trial: not the helper's
+    streamer = TraceStreamer(
+        uri, experiment_id, {"w/a/m": {"model_id": "m", "provider": "sim", "simulated": True}},
+        journal=path, sample=1.0, seed=1,
+    )  # fmt: skip
+    for k in range(5):  # written while the helper runs, some after it caught up
+        journal.append(journal_trial("t1", k))
+        streamer.submit(journal_trial("t1", k))
+        if k == 2:
+            time.sleep(0.3)
+    journal.close()
+    written = streamer.finish()
+    assert written is not None
+    assert len(written.ids["w/a/m"]) == 5
+    assert written.keys == {"w/a/m": {("t1", k) for k in range(5)}}
+    # the parent's own connection still works after a forked helper used the same database
+    traces = client.search_traces(locations=[experiment_id], max_results=50)
+    assert sorted(t.info.trace_id for t in traces) == sorted(written.ids["w/a/m"])
+    assert {t.info.tags["roibench.task_id"] for t in traces} == {"t1"}
+
+
+def test_the_helper_is_forked_only_from_a_single_threaded_process() -> None:
+    from roibench.trace_stream import _start_method
+
+    fresh = subprocess.run(  # a fresh interpreter has one thread (this one may have more)
+        [sys.executable, "-c", "from roibench.trace_stream import _start_method as m; print(m())"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert fresh.stdout.strip() == ("fork" if sys.platform.startswith("linux") else "spawn")
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:  # a lock held by another thread would stay locked forever in a forked child
+        assert _start_method() == "spawn"
+    finally:
+        release.set()
+        other.join()
