@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
+import os
 import queue
 import sys
 import threading
@@ -63,11 +64,13 @@ def _worker(
     offset: int,
     seed: int,
     sample: float,
+    parent_pid: int,
     finished: Any,
     outbox: Any,
 ) -> None:
     """Helper process: follow the journal from `offset`, trace the sampled trials in batches,
-    and once `finished` is set and every line is read, report the trace ids per cell."""
+    and once `finished` is set and every line is read, report the trace ids per cell. Stops
+    by itself if the parent dies (killed runs must not leave it polling forever)."""
     try:
         _fresh_connections_after_fork()
         from mlflow.tracking import MlflowClient
@@ -106,7 +109,9 @@ def _worker(
                 if pending and (len(pending) >= BATCH_TRIALS or due or last_look):
                     write_spans(pending, experiment_id, client)
                     pending = []
-                if last_look and not data:
+                if not data and os.getppid() != parent_pid:
+                    return  # the run was killed: nobody is left to link or read these traces
+                if not data and last_look:
                     break
                 if not data:
                     finished.wait(POLL_S)
@@ -144,7 +149,9 @@ class TraceStreamer:
         ctx: Any = mp.get_context(_start_method())
         self._finished: Any = ctx.Event()
         self._outbox: Any = ctx.Queue()
-        args = (tracking_uri, experiment_id, contexts, str(journal), offset, seed, sample)
+        args = (
+            tracking_uri, experiment_id, contexts, str(journal), offset, seed, sample, os.getpid()
+        )  # fmt: skip
         self._process = ctx.Process(
             target=_worker,
             args=(*args, self._finished, self._outbox),
@@ -157,6 +164,11 @@ class TraceStreamer:
         self.keys: dict[str, set[tuple[str, int]]] = {cell: set() for cell in contexts}
         self._done = False
         self._result: StreamedTraces | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The helper process's id."""
+        return self._process.pid
 
     def submit(self, record: TrialRecord) -> None:
         """Note a finished trial, once it is in the journal: the helper reads it from there,

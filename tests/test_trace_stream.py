@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -144,3 +145,48 @@ def test_the_helper_is_forked_only_from_a_single_threaded_process() -> None:
     finally:
         release.set()
         other.join()
+
+
+def process_gone(pid: int) -> bool:
+    """No such process, or only its zombie (a killed run's orphans are reaped by whoever
+    adopts them, which in a container may be nobody)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state in ("Z", "X")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process state in /proc")
+def test_the_helper_stops_when_its_run_is_killed(tmp_path: Path) -> None:
+    script = f"""
+import time
+from pathlib import Path
+from mlflow.tracking import MlflowClient
+from roibench.journal import Journal
+from roibench.trace_stream import TraceStreamer
+
+uri = "sqlite:///{tmp_path / "m.db"}"
+experiment_id = MlflowClient(tracking_uri=uri).create_experiment("killed")
+journal = Path(r"{tmp_path / "journal.jsonl"}")
+Journal(journal, header={{"suite": "s"}}).close()
+streamer = TraceStreamer(
+    uri, experiment_id, {{"w/a/m": {{"model_id": "m", "provider": "sim", "simulated": True}}}},
+    journal=journal, sample=1.0, seed=1,
+)
+print(streamer.pid, flush=True)
+time.sleep(600)
+"""
+    run = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert run.stdout is not None
+    helper = int(run.stdout.readline())
+    assert not process_gone(helper)
+    run.kill()  # SIGKILL: no atexit handler stops the helper
+    run.wait()
+    deadline = time.monotonic() + 60  # a liveness bound, not a timing assertion
+    while not process_gone(helper) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    stopped = process_gone(helper)
+    if not stopped:
+        os.kill(helper, signal.SIGKILL)  # leave no orphan behind a failed test
+    assert stopped
