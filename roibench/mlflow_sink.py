@@ -392,20 +392,22 @@ def finish_streamed_traces(
     trace_method: str = "auto",
 ) -> None:
     """Wait for the streamer, link what it wrote to the cell runs and finish them. If it
-    failed, write the traces of the trials it was handed from the journal (streamed, so only
-    those trials are held)."""
+    stopped short, write the traces of the trials it was handed but did not write, from the
+    journal (streamed, so only those trials are held): none is lost, none written twice."""
     from roibench.journal import iter_trials
     from roibench.tracing import TraceContext, link_traces, log_trial_traces
 
     written = streamer.finish()
-    if written is not None:
-        for label, ids in written.ids.items():
-            if ids and label in cell_runs:
-                link_traces(client, ids, cell_runs[label])
-    elif journal_path is not None:
+    for label, ids in written.ids.items():
+        if ids and label in cell_runs:
+            link_traces(client, ids, cell_runs[label])
+    missing = {
+        label: keys - written.keys.get(label, set()) for label, keys in streamer.keys.items()
+    }
+    if journal_path is not None and any(missing.values()):
         handed: dict[str, list[TrialRecord]] = {label: [] for label in cell_runs}
         for t in iter_trials(journal_path):
-            if (t.task_id, t.trial) in streamer.keys.get(t.cell, ()) and t.cell in handed:
+            if (t.task_id, t.trial) in missing.get(t.cell, ()) and t.cell in handed:
                 handed[t.cell].append(t)
         for cell in plan.cells:
             if handed.get(cell.label):

@@ -12,7 +12,6 @@ traces to the sink's own end-of-run path: nothing is lost, only the speed-up.
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing as mp
 import os
 import queue
@@ -69,8 +68,10 @@ def _worker(
     outbox: Any,
 ) -> None:
     """Helper process: follow the journal from `offset`, trace the sampled trials in batches,
-    and once `finished` is set and every line is read, report the trace ids per cell. Stops
-    by itself if the parent dies (killed runs must not leave it polling forever)."""
+    and once `finished` is set and every line is read, say so. Each batch is reported once it
+    is written, so a helper that fails half-way leaves the parent knowing which trials still
+    need a trace. Stops by itself if the parent dies (a killed run must not leave it polling
+    forever)."""
     try:
         _fresh_connections_after_fork()
         from mlflow.tracking import MlflowClient
@@ -83,14 +84,13 @@ def _worker(
             cell: TraceContext(experiment_id=experiment_id, run_id="", cell=cell, **fields)
             for cell, fields in contexts.items()
         }
-        ids: dict[str, list[str]] = {cell: [] for cell in contexts}
-        pending: list[TracePlan] = []
+        pending: list[tuple[str, str, int, TracePlan]] = []  # cell, task, trial, trace
         oldest = 0.0  # when the first pending trace arrived
         partial = b""
         with open(journal, "rb") as f:
             f.seek(offset)
             while True:
-                last_look = finished.is_set()  # set after the last line was written
+                last_look = bool(finished.value)  # set after the last line was written
                 data = f.read()
                 if data:
                     *lines, partial = (partial + data).split(b"\n")
@@ -103,19 +103,19 @@ def _worker(
                         if not pending:
                             oldest = time.monotonic()
                         trace = plan_trace(record, ctxs[record.cell])
-                        pending.append(trace)
-                        ids[record.cell].append(trace.mlflow_id)
+                        pending.append((record.cell, record.task_id, record.trial, trace))
                 due = time.monotonic() - oldest >= BATCH_WAIT_S
                 if pending and (len(pending) >= BATCH_TRIALS or due or last_look):
-                    write_spans(pending, experiment_id, client)
+                    write_spans([p[3] for p in pending], experiment_id, client)
+                    outbox.put(("written", [(c, t, k, p.mlflow_id) for c, t, k, p in pending]))
                     pending = []
                 if not data and os.getppid() != parent_pid:
                     return  # the run was killed: nobody is left to link or read these traces
                 if not data and last_look:
                     break
                 if not data:
-                    finished.wait(POLL_S)
-        outbox.put(("ok", ids))
+                    time.sleep(POLL_S)
+        outbox.put(("ok", None))
     except BaseException as exc:  # reported to the parent, which falls back
         outbox.put(("error", f"{type(exc).__name__}: {exc}"))
 
@@ -126,12 +126,15 @@ class StreamedTraces:
 
     ids: dict[str, list[str]] = field(default_factory=dict)
     keys: dict[str, set[tuple[str, int]]] = field(default_factory=dict)
+    error: str | None = None
+    """Why streaming stopped short (the helper failed or timed out), else None: then `ids` and
+    `keys` hold what it did write, and the rest of the trials it was handed need a trace."""
 
 
 class TraceStreamer:
     """Writes the traces of the trials appended to `journal` from now on, in a helper process;
-    `finish()` returns what was written, or None when streaming failed (the sink then writes
-    those traces itself)."""
+    `finish()` returns what was written (the sink writes the traces of any other trial it was
+    handed, should the helper have failed)."""
 
     def __init__(
         self,
@@ -147,7 +150,9 @@ class TraceStreamer:
         # writes their traces at the end
         offset = journal.stat().st_size if journal.exists() else 0
         ctx: Any = mp.get_context(_start_method())
-        self._finished: Any = ctx.Event()
+        # a flag in shared memory, not an Event: setting an Event waits for its waiters to
+        # wake, and a helper killed while waiting (out of memory) never does
+        self._finished: Any = ctx.RawValue("b", 0)
         self._outbox: Any = ctx.Queue()
         args = (
             tracking_uri, experiment_id, contexts, str(journal), offset, seed, sample, os.getpid()
@@ -162,7 +167,7 @@ class TraceStreamer:
         self.sample = sample
         self.seed = seed
         self.keys: dict[str, set[tuple[str, int]]] = {cell: set() for cell in contexts}
-        self._done = False
+        self._done = False  # finish() or close() was called
         self._result: StreamedTraces | None = None
 
     @property
@@ -177,27 +182,49 @@ class TraceStreamer:
         if keys is not None and trace_sampled(self.seed, record.task_id, record.trial, self.sample):
             keys.add((record.task_id, record.trial))
 
-    def finish(self, timeout_s: float = 600.0) -> StreamedTraces | None:
-        """Wait until every trial in the journal is traced (once; later calls return the same).
-        Call it after the last trial was written."""
-        if self._done:
+    def finish(self, timeout_s: float = 600.0) -> StreamedTraces:
+        """Wait until every trial in the journal is traced, or the helper fails or times out
+        (see `StreamedTraces.error`). Once; later calls return the same. Call it after the
+        last trial was written."""
+        if self._result is not None:
             return self._result
         self._done = True
-        self._finished.set()
-        status: str = "error"
-        payload: Any = None
-        with contextlib.suppress(queue.Empty):
-            status, payload = self._outbox.get(timeout=timeout_s)
+        self._finished.value = 1
+        written = StreamedTraces(
+            ids={cell: [] for cell in self.keys}, keys={cell: set() for cell in self.keys}
+        )
+        error: str | None = "the trace helper did not finish in time"
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                wait_s = max(0.0, min(1.0, deadline - time.monotonic()))
+                kind, payload = self._outbox.get(timeout=wait_s)
+            except queue.Empty:
+                if not self._process.is_alive() and self._outbox.empty():
+                    error = f"the trace helper died (exit code {self._process.exitcode})"
+                    break
+                if time.monotonic() >= deadline:
+                    break
+                continue
+            if kind == "written":
+                for cell, task_id, trial, trace_id in payload:
+                    written.ids[cell].append(trace_id)
+                    written.keys[cell].add((task_id, trial))
+                continue
+            error = None if kind == "ok" else str(payload)
+            break
         self._process.join(timeout=10)
         if self._process.is_alive():
             self._process.kill()
-        if status == "ok":
-            self._result = StreamedTraces(ids=payload, keys=self.keys)
-        return self._result
+            self._process.join(timeout=10)
+        written.error = error
+        self._result = written
+        return written
 
     def close(self) -> None:
         """Stop the helper without waiting for it (after logging gave up)."""
         if not self._done:
             self._done = True
+            self._result = StreamedTraces(error="the trace helper was stopped")
             self._process.kill()
             self._process.join(timeout=10)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
 SPANS_PER_REQUEST = 2000
 LINKS_PER_REQUEST = 100  # MLflow's limit for link_traces_to_run
 _RNG = random.Random()  # private: a suite seeding the global RNG must not repeat trace ids
+if hasattr(os, "register_at_fork"):  # a forked process (the trace helper) must not repeat its
+    os.register_at_fork(after_in_child=_RNG.seed)  # parent's ids either: reseed from urandom
 
 
 def trace_sampled(seed: int, task_id: str, trial: int, fraction: float) -> bool:

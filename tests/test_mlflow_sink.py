@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -376,3 +377,20 @@ def test_pareto_frontier_and_plots_render() -> None:
         "success_vs_cost_per_outcome.png", "roi_vs_outcome_price.png", "pass_hat_k.png"
     }  # fmt: skip
     assert all(png.startswith(PNG) and len(png) > 5000 for png in images.values())
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_process_does_not_repeat_its_parents_trace_ids() -> None:
+    # the trace helper is forked; ids it draws must differ from those the parent draws next
+    from roibench import tracing
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its next id and leave without running pytest's teardown
+        os.write(write_end, str(tracing._RNG.getrandbits(128)).encode())
+        os._exit(0)
+    os.close(write_end)
+    os.waitpid(pid, 0)
+    child_next = int(os.read(read_end, 64))
+    os.close(read_end)
+    assert child_next != tracing._RNG.getrandbits(128)

@@ -78,11 +78,12 @@ def test_a_store_without_span_logging_falls_back(
     assert set(traces_per_cell(uri).values()) == {8}
 
 
-def journal_trial(task: str, k: int) -> TrialRecord:
-    """A finished one-call trial of cell w/a/m."""
+def journal_trial(task: str, k: int, cell: str = "w/a/m") -> TrialRecord:
+    """A finished one-call trial."""
     now = datetime.now(UTC)
+    w, a, m = cell.split("/", 2)
     return TrialRecord(
-        cell="w/a/m", workflow="w", agent="a", model="m", task_id=task, tier="easy", trial=k,
+        cell=cell, workflow=w, agent=a, model=m, task_id=task, tier="easy", trial=k,
         seed=1, outcome=Outcome.resolved(),
         calls=(CallRecord(started_at=now, latency_s=0.1, usage=Usage(input_tokens=10, requests=1),
                           cost_usd=Decimal("0.001")),),
@@ -120,7 +121,7 @@ def test_the_helper_follows_the_journal_from_where_it_started(
             time.sleep(0.3)
     journal.close()
     written = streamer.finish()
-    assert written is not None
+    assert written.error is None
     assert len(written.ids["w/a/m"]) == 5
     assert written.keys == {"w/a/m": {("t1", k) for k in range(5)}}
     # the parent's own connection still works after a forked helper used the same database
@@ -190,3 +191,47 @@ time.sleep(600)
     if not stopped:
         os.kill(helper, signal.SIGKILL)  # leave no orphan behind a failed test
     assert stopped
+
+
+def test_a_helper_that_dies_half_way_leaves_the_rest_to_the_sink(tmp_path: Path) -> None:
+    from roibench.journal import Journal
+    from roibench.mlflow_sink import finish_streamed_traces, trace_fields
+    from roibench.runner import plan_suite
+    from roibench.suite import load_suite
+    from roibench.trace_stream import TraceStreamer
+
+    plan = plan_suite(load_suite(REPO / "evals/quickstart.toml"))
+    cell = plan.cells[0]
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    client = MlflowClient(tracking_uri=uri)
+    experiment_id = client.create_experiment("died")
+    path = tmp_path / "journal.jsonl"
+    journal = Journal(path, header={"suite": "quickstart"})
+    fields = {k: v for k, v in trace_fields(cell, plan).items() if k != "cell"}
+    streamer = TraceStreamer(
+        uri, experiment_id, {cell.label: fields}, journal=path, sample=1.0, seed=plan.seed
+    )
+    trials = [journal_trial(f"t{i}", 0, cell.label) for i in range(5)]
+    for t in trials[:3]:
+        journal.append(t)
+        streamer.submit(t)
+    deadline = time.monotonic() + 60  # until the helper has written its first batch
+    while len(client.search_traces(locations=[experiment_id])) < 3:
+        assert time.monotonic() < deadline, "the helper wrote nothing"
+        time.sleep(0.1)
+    time.sleep(1.0)  # its report of that batch reaches the pipe
+    assert streamer.pid is not None
+    os.kill(streamer.pid, signal.SIGKILL)  # e.g. the OOM killer
+    for t in trials[3:]:
+        journal.append(t)
+        streamer.submit(t)
+    journal.close()
+    run_id = client.create_run(experiment_id).info.run_id
+    finish_streamed_traces(client, plan, streamer, {cell.label: run_id}, path, experiment_id)
+    written = streamer.finish()
+    assert written.error is not None and "died" in written.error
+    assert written.keys[cell.label] == {(f"t{i}", 0) for i in range(3)}
+    # every trial has exactly one trace, linked to the cell's run: none lost, none twice
+    traces = client.search_traces(locations=[experiment_id], run_id=run_id, max_results=50)
+    assert sorted(t.info.tags["roibench.task_id"] for t in traces) == [f"t{i}" for i in range(5)]
+    assert len(client.search_traces(locations=[experiment_id], max_results=50)) == 5
