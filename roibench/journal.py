@@ -154,21 +154,26 @@ _TRIAL_PREFIX = '{"kind":"trial","trial":'
 _TRIAL_PREFIX_BYTES = _TRIAL_PREFIX.encode()
 
 
-def trial_from_line(line: bytes) -> TrialRecord | None:
-    """The trial record of a journal line as `Journal` writes it (no newline), or None for a
-    header or call line. Raises pydantic's ValidationError for a malformed trial line."""
-    if not line.startswith(_TRIAL_PREFIX_BYTES):
+def trial_from_line(line: str | bytes) -> TrialRecord | None:
+    """The trial record of a journal line as `Journal` writes it (without its newline), or
+    None for any other line. Raises pydantic's ValidationError (a ValueError) for a malformed
+    trial line. The JSON is validated directly, without an intermediate dict."""
+    if isinstance(line, bytes):
+        if not line.startswith(_TRIAL_PREFIX_BYTES):  # call lines stay undecoded
+            return None
+        line = line.decode()
+    if not line.startswith(_TRIAL_PREFIX):
         return None
-    return TrialRecord.model_validate_json(line[len(_TRIAL_PREFIX_BYTES) : -1])
+    return TrialRecord.model_validate_json(line[len(_TRIAL_PREFIX) : -1])
 
 
 def _parse_line(path: Path, line_no: int, line: str) -> tuple[str, Any]:
     """('header', dict) | ('trial', TrialRecord) | ('call', (key, CallRecord)); errors name
     the line."""
     try:
-        if line.startswith(_TRIAL_PREFIX):  # as Journal writes it: validate the JSON directly
-            body = line.rstrip("\n")
-            return "trial", TrialRecord.model_validate_json(body[len(_TRIAL_PREFIX) : -1])
+        record = trial_from_line(line.rstrip("\n"))
+        if record is not None:
+            return "trial", record
         try:
             obj = json.loads(line)
         except json.JSONDecodeError:

@@ -282,7 +282,7 @@ def log_suite_run(
         trace_sample = trace_sample_from_env(total)
     import pandas as pd
 
-    from roibench.tracing import TraceContext, link_traces, log_trial_traces
+    from roibench.tracing import link_traces
 
     if isinstance(streamed, TraceStreamer):  # what it was handed is its to write
         streamer, written = streamed, StreamedTraces(keys=streamed.keys)
@@ -358,12 +358,9 @@ def log_suite_run(
             )
             mlflow.log_table(pd.DataFrame(table.call_rows), artifact_file="calls.json", run_id=cid)
             if table.to_trace:
-                ctx = TraceContext(
-                    experiment_id=experiment_id,
-                    run_id=cid,
-                    **trace_fields(cell, plan),
+                write_cell_traces(
+                    client, plan, cell, experiment_id, cid, table.to_trace, trace_method
                 )
-                log_trial_traces(table.to_trace, ctx, client, method=trace_method)
             if written and written.ids.get(cell.label):
                 link_traces(client, written.ids[cell.label], cid)
             client.log_metric(cid, "traces", float(table.traced), now, 0)
@@ -395,30 +392,46 @@ def finish_streamed_traces(
     stopped short, write the traces of the trials it was handed but did not write, from the
     journal (streamed, so only those trials are held): none is lost, none written twice."""
     from roibench.journal import iter_trials
-    from roibench.tracing import TraceContext, link_traces, log_trial_traces
+    from roibench.tracing import link_traces
 
     written = streamer.finish()
     for label, ids in written.ids.items():
         if ids and label in cell_runs:
             link_traces(client, ids, cell_runs[label])
     missing = {
-        label: keys - written.keys.get(label, set()) for label, keys in streamer.keys.items()
+        label: keys - written.keys.get(label, set())
+        for label, keys in streamer.keys.items()
+        if label in cell_runs
     }
     if journal_path is not None and any(missing.values()):
-        handed: dict[str, list[TrialRecord]] = {label: [] for label in cell_runs}
+        handed: dict[str, list[TrialRecord]] = {label: [] for label in missing}
         for t in iter_trials(journal_path):
-            if (t.task_id, t.trial) in missing.get(t.cell, ()) and t.cell in handed:
+            if t.cell in missing and (t.task_id, t.trial) in missing[t.cell]:
                 handed[t.cell].append(t)
         for cell in plan.cells:
             if handed.get(cell.label):
-                ctx = TraceContext(
-                    experiment_id=experiment_id,
-                    run_id=cell_runs[cell.label],
-                    **trace_fields(cell, plan),
-                )
-                log_trial_traces(handed[cell.label], ctx, client, method=trace_method)
+                write_cell_traces(
+                    client, plan, cell, experiment_id, cell_runs[cell.label],
+                    handed[cell.label], trace_method,
+                )  # fmt: skip
     for cid in cell_runs.values():
         client.set_terminated(cid, "FINISHED")
+
+
+def write_cell_traces(
+    client: MlflowClient,
+    plan: RunPlan,
+    cell: Cell,
+    experiment_id: str,
+    run_id: str,
+    trials: list[TrialRecord],
+    trace_method: str = "auto",
+) -> None:
+    """Write a trace for each of a cell's `trials`, linked to the cell's run."""
+    from roibench.tracing import TraceContext, log_trial_traces
+
+    ctx = TraceContext(experiment_id=experiment_id, run_id=run_id, **trace_fields(cell, plan))
+    log_trial_traces(trials, ctx, client, method=trace_method)
 
 
 def trace_fields(cell: Cell, plan: RunPlan) -> dict[str, Any]:

@@ -167,8 +167,7 @@ class TraceStreamer:
         self.sample = sample
         self.seed = seed
         self.keys: dict[str, set[tuple[str, int]]] = {cell: set() for cell in contexts}
-        self._done = False  # finish() or close() was called
-        self._result: StreamedTraces | None = None
+        self._result: StreamedTraces | None = None  # set by finish() or close()
 
     @property
     def pid(self) -> int | None:
@@ -188,7 +187,6 @@ class TraceStreamer:
         last trial was written."""
         if self._result is not None:
             return self._result
-        self._done = True
         self._finished.value = 1
         written = StreamedTraces(
             ids={cell: [] for cell in self.keys}, keys={cell: set() for cell in self.keys}
@@ -223,8 +221,7 @@ class TraceStreamer:
 
     def close(self) -> None:
         """Stop the helper without waiting for it (after logging gave up)."""
-        if not self._done:
-            self._done = True
+        if self._result is None:
             self._result = StreamedTraces(error="the trace helper was stopped")
             self._process.kill()
             self._process.join(timeout=10)
