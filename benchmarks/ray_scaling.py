@@ -29,10 +29,10 @@ from pathlib import Path
 
 import ray
 
-from roibench.executors.ray_executor import RayExecutor, connect
-from roibench.journal import Journal
-from roibench.runner import Runner, RunPlan, plan_suite
-from roibench.suite import parse_suite
+from roibench.config.suite import parse_suite
+from roibench.journal.store import Journal
+from roibench.run.ray_executor import RayExecutor, connect
+from roibench.run.runner import Runner, RunPlan, plan_suite
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 

@@ -69,12 +69,12 @@ def main() -> int:
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     import mlflow
 
-    from roibench.journal import Journal, iter_trials
-    from roibench.mlflow_sink import default_trace_sample, log_suite_run, start_trace_streamer
-    from roibench.records import TrialRecord
-    from roibench.runner import plan_suite
-    from roibench.session import summarize
-    from roibench.suite import load_suite
+    from roibench.config.suite import load_suite
+    from roibench.core.records import TrialRecord
+    from roibench.journal.store import Journal, iter_trials
+    from roibench.run.runner import plan_suite
+    from roibench.run.session import summarize
+    from roibench.sinks.mlflow.runs import default_trace_sample, log_suite_run, start_trace_streamer
 
     tasks_per_trial = 60  # the refunds dataset
     trials = max(1, -(-args.trials_total // tasks_per_trial))  # at least the total asked for

@@ -55,7 +55,7 @@ def start_sim(latency: float) -> tuple[subprocess.Popen[str], str]:
 
 
 def load_tasks() -> list[Any]:
-    from roibench.tasks import load_dataset
+    from roibench.config.tasks import load_dataset
 
     return list(load_dataset(REPO / "datasets/refunds/tasks.jsonl").tasks)
 
@@ -129,8 +129,8 @@ def run_trials(
 ) -> dict[str, Any]:
     """A plan's trials as `roibench run` runs them: each record goes to the journal, its cell's
     running tally and the trace streamer, and is not kept; returns the tallies."""
-    from roibench.runner import Runner, RunOptions
-    from roibench.session import new_tallies
+    from roibench.run.runner import Runner, RunOptions
+    from roibench.run.session import new_tallies
 
     tallies = new_tallies(plan)
 
@@ -151,11 +151,11 @@ def pipeline(url: str, trials: int, concurrency: int, traced: bool) -> tuple[flo
     """(b) or (c): tasks/s of the full pipeline; also the share of time spent logging."""
     import mlflow
 
-    from roibench.journal import Journal, iter_trials
-    from roibench.mlflow_sink import log_suite_run, start_trace_streamer
-    from roibench.runner import plan_suite
-    from roibench.session import summarize
-    from roibench.suite import load_suite
+    from roibench.config.suite import load_suite
+    from roibench.journal.store import Journal, iter_trials
+    from roibench.run.runner import plan_suite
+    from roibench.run.session import summarize
+    from roibench.sinks.mlflow.runs import log_suite_run, start_trace_streamer
 
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)

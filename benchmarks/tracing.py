@@ -30,10 +30,10 @@ def measure(
     """Run and log the suite once; return (trials, run seconds, logging seconds)."""
     import mlflow
 
-    from roibench.mlflow_sink import log_suite_run
-    from roibench.runner import Runner, plan_suite
-    from roibench.session import summarize, tally_trials
-    from roibench.suite import load_suite
+    from roibench.config.suite import load_suite
+    from roibench.run.runner import Runner, plan_suite
+    from roibench.run.session import summarize, tally_trials
+    from roibench.sinks.mlflow.runs import log_suite_run
 
     with tempfile.TemporaryDirectory() as tmp:
         mlflow.set_tracking_uri(uri or f"sqlite:///{Path(tmp) / 'mlflow.db'}")

@@ -22,23 +22,23 @@ _EXPORTS = {
     "ToolError": "roibench.workflow",
     "Transcript": "roibench.workflow",
     "missing_facts": "roibench.workflow",
-    "Task": "roibench.tasks",
-    "Action": "roibench.tasks",
-    "Outcome": "roibench.outcomes",
-    "OutcomeStatus": "roibench.outcomes",
-    "Usage": "roibench.usage",
-    "Provider": "roibench.providers",
-    "ModelSpec": "roibench.suite",
-    "SuiteConfig": "roibench.suite",
-    "PriceCard": "roibench.pricing",
-    "FxTable": "roibench.pricing",
-    "ValueModel": "roibench.economics",
-    "OutcomePricing": "roibench.economics",
-    "CallRecord": "roibench.records",
-    "TrialRecord": "roibench.records",
+    "Task": "roibench.config.tasks",
+    "Action": "roibench.config.tasks",
+    "Outcome": "roibench.core.outcomes",
+    "OutcomeStatus": "roibench.core.outcomes",
+    "Usage": "roibench.core.usage",
+    "Provider": "roibench.model.providers",
+    "ModelSpec": "roibench.config.suite",
+    "SuiteConfig": "roibench.config.suite",
+    "PriceCard": "roibench.pricing.cards",
+    "FxTable": "roibench.pricing.cards",
+    "ValueModel": "roibench.config.value",
+    "OutcomePricing": "roibench.config.value",
+    "CallRecord": "roibench.core.records",
+    "TrialRecord": "roibench.core.records",
     "AgentRun": "roibench.agent",
     "agent_run": "roibench.agent",
-    "InputError": "roibench.errors",
+    "InputError": "roibench.core.errors",
 }
 
 __all__ = [
@@ -70,15 +70,15 @@ __all__ = [
 
 if TYPE_CHECKING:
     from roibench.agent import AgentRun, agent_run
-    from roibench.economics import OutcomePricing, ValueModel
-    from roibench.errors import InputError
-    from roibench.outcomes import Outcome, OutcomeStatus
-    from roibench.pricing import FxTable, PriceCard
-    from roibench.providers import Provider
-    from roibench.records import CallRecord, TrialRecord
-    from roibench.suite import ModelSpec, SuiteConfig
-    from roibench.tasks import Action, Task
-    from roibench.usage import Usage
+    from roibench.config.suite import ModelSpec, SuiteConfig
+    from roibench.config.tasks import Action, Task
+    from roibench.config.value import OutcomePricing, ValueModel
+    from roibench.core.errors import InputError
+    from roibench.core.outcomes import Outcome, OutcomeStatus
+    from roibench.core.records import CallRecord, TrialRecord
+    from roibench.core.usage import Usage
+    from roibench.model.providers import Provider
+    from roibench.pricing.cards import FxTable, PriceCard
     from roibench.workflow import Env, ToolError, Transcript, Workflow, missing_facts, tool
 
 

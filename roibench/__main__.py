@@ -1,5 +1,5 @@
 """`python -m roibench`."""
 
-from roibench.cli import main
+from roibench.cli.app import main
 
 main()

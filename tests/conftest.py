@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from roibench.config.tasks import load_dataset
 from roibench.sim.server import SimServer
-from roibench.tasks import load_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from roibench.cli import app
-from roibench.plugins import resolve_workflow
-from roibench.tasks import load_dataset
+from roibench.cli.app import app
+from roibench.config.tasks import load_dataset
+from roibench.run.plugins import resolve_workflow
 from roibench.workflow import Transcript
 
 README = Path(__file__).resolve().parents[1] / "README.md"

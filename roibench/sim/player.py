@@ -26,8 +26,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from roibench.config.tasks import Action, Task
 from roibench.sim.profiles import SimProfile
-from roibench.tasks import Action, Task
 
 _FILLER = (
     " Thank you for your patience while I looked into this.",

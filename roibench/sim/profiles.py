@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from roibench.usage import UsageDialect
+from roibench.core.usage import UsageDialect
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-from roibench.sim.faults import ATTEMPT_HEADER, FAULTS_HEADER, FaultSpec
+from roibench.config.tasks import Task
+from roibench.core.faults import ATTEMPT_HEADER, FAULTS_HEADER, FaultSpec
 from roibench.sim.player import SimPlayer, fingerprint, unit_hash
 from roibench.sim.profiles import PROFILES, profile_for_model
-from roibench.tasks import Task
 
 _REASONS = {
     200: "OK",

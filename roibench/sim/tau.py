@@ -17,8 +17,8 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
+from roibench.config.tasks import Action, Task
 from roibench.sim.profiles import SimProfile
-from roibench.tasks import Action, Task
 
 if TYPE_CHECKING:
     from roibench.sim.player import Plan, SimPlayer

@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 
 from roibench.agent import AgentRun
-from roibench.llm import ChatModel, Endpoint
-from roibench.outcomes import Outcome
-from roibench.plugins import resolve_workflow
-from roibench.providers import PRESETS
+from roibench.config.tasks import Task
+from roibench.core.outcomes import Outcome
+from roibench.model.client import ChatModel, Endpoint
+from roibench.model.providers import PRESETS
+from roibench.run.plugins import resolve_workflow
 from roibench.sim.player import SimPlayer
 from roibench.sim.profiles import PROFILES
 from roibench.sim.server import SimServer
-from roibench.tasks import Task
 from roibench.workflow import Transcript
 
 

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 from roibench import agent as protocol
-from roibench.outcomes import OutcomeStatus
-from roibench.plugins import resolve_agent
+from roibench.config.tasks import Action, Task
+from roibench.core.outcomes import OutcomeStatus
+from roibench.run.plugins import resolve_agent
 from roibench.sim import player as sim_player
 from roibench.sim.server import SimServer
-from roibench.tasks import Action, Task
 
 
 def task_by_id(tasks: tuple[Task, ...], task_id: str) -> Task:

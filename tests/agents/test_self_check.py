@@ -9,15 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from roibench.agent import REJECTED_PREFIX, action_review_request, parse_verdict
-from roibench.outcomes import OutcomeStatus
-from roibench.plugins import resolve_agent
-from roibench.runner import Runner, plan_suite
-from roibench.session import summarize, tally_trials
+from roibench.config.suite import parse_suite
+from roibench.config.tasks import Action, Task
+from roibench.core.outcomes import OutcomeStatus
+from roibench.run.plugins import resolve_agent
+from roibench.run.runner import Runner, plan_suite
+from roibench.run.session import summarize, tally_trials
 from roibench.sim.player import SimPlayer, is_tempting
 from roibench.sim.profiles import PROFILES
 from roibench.sim.server import SimServer
-from roibench.suite import parse_suite
-from roibench.tasks import Action, Task
 
 WRITES = {"issue_refund", "issue_store_credit", "escalate_to_human"}
 

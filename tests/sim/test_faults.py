@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from roibench.sim.faults import FaultSpec
+from roibench.config.tasks import Task
+from roibench.core.faults import FaultSpec
 from roibench.sim.server import SimServer
-from roibench.tasks import Task
 
 
 def test_parse_short_and_long_names() -> None:

@@ -8,9 +8,9 @@ import httpx
 import openai
 import pytest
 
+from roibench.config.tasks import Task
+from roibench.core.usage import normalize_usage
 from roibench.sim.server import SimServer
-from roibench.tasks import Task
-from roibench.usage import normalize_usage
 
 
 def client(server: SimServer) -> openai.OpenAI:

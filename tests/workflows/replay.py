@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from roibench.tasks import Action, Task
+from roibench.config.tasks import Action, Task
 
 
 def by_id(tasks: tuple[Task, ...], task_id: str) -> Task:

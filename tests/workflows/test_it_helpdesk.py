@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 from replay import act, by_id
 
-from roibench.outcomes import Outcome, OutcomeStatus
-from roibench.plugins import BUILTIN_WORKFLOWS, resolve_workflow
-from roibench.runner import Runner, plan_suite
-from roibench.suite import load_suite
-from roibench.tasks import Action, Task, load_dataset
+from roibench.config.suite import load_suite
+from roibench.config.tasks import Action, Task, load_dataset
+from roibench.core.outcomes import Outcome, OutcomeStatus
+from roibench.run.plugins import BUILTIN_WORKFLOWS, resolve_workflow
+from roibench.run.runner import Runner, plan_suite
 from roibench.workflow import Env
 
 REPO = Path(__file__).resolve().parents[2]

@@ -26,11 +26,11 @@ from roibench.workflows.kyc_aml import (  # pyright: ignore[reportMissingImports
     name_score,
 )
 
-from roibench.outcomes import Outcome, OutcomeStatus
-from roibench.plugins import BUILTIN_WORKFLOWS, resolve_workflow
-from roibench.runner import Runner, plan_suite
-from roibench.suite import load_suite
-from roibench.tasks import Action, Task, load_dataset
+from roibench.config.suite import load_suite
+from roibench.config.tasks import Action, Task, load_dataset
+from roibench.core.outcomes import Outcome, OutcomeStatus
+from roibench.run.plugins import BUILTIN_WORKFLOWS, resolve_workflow
+from roibench.run.runner import Runner, plan_suite
 
 REPO = Path(__file__).resolve().parents[2]
 DATASET = REPO / "datasets" / "kyc_aml" / "tasks.jsonl"

@@ -15,8 +15,8 @@ from roibench.workflows.refunds import (  # pyright: ignore[reportMissingImports
     RefundsWorkflow,
 )
 
-from roibench.outcomes import OutcomeStatus
-from roibench.tasks import Action, Task
+from roibench.config.tasks import Action, Task
+from roibench.core.outcomes import OutcomeStatus
 
 REPO = Path(__file__).resolve().parents[2]
 WF = RefundsWorkflow()

@@ -30,15 +30,15 @@ from roibench.workflows.tau_retail.hashing import (  # pyright: ignore[reportMis
     to_hashable,
 )
 
-from roibench.errors import InputError
-from roibench.outcomes import OutcomeStatus
-from roibench.records import TrialRecord
-from roibench.runner import Runner, plan_suite
+from roibench.config.suite import parse_suite
+from roibench.config.tasks import Action
+from roibench.core.errors import InputError
+from roibench.core.outcomes import OutcomeStatus
+from roibench.core.records import TrialRecord
+from roibench.results.summary import summarize_cell
+from roibench.run.runner import Runner, plan_suite
 from roibench.sim.profiles import PROFILES
 from roibench.sim.tau import STOP, tau_plan
-from roibench.suite import parse_suite
-from roibench.summary import summarize_cell
-from roibench.tasks import Action
 from roibench.workflow import Transcript
 
 REPO = Path(__file__).resolve().parents[2]

@@ -7,9 +7,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from roibench.economics import ValueModel
-from roibench.outcomes import Outcome
-from roibench.tasks import Task
+from roibench.config.tasks import Task
+from roibench.config.value import ValueModel
+from roibench.core.outcomes import Outcome
 from roibench.workflow import (
     Env,
     ToolError,

@@ -26,10 +26,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
 
-from roibench.economics import ValueModel
-from roibench.outcomes import Outcome
+from roibench.config.tasks import Action, Dataset, Task, Tier
+from roibench.config.value import ValueModel
+from roibench.core.outcomes import Outcome
 from roibench.sim.tau import STOP_TOKENS, user_sim_system_prompt
-from roibench.tasks import Action, Dataset, Task, Tier
 from roibench.workflow import Env, Transcript, UserTurnContext, Workflow
 
 from .data import TauData, TauTask, load_tau_dir

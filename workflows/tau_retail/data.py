@@ -18,8 +18,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from roibench.errors import InputError
-from roibench.tasks import Action
+from roibench.config.tasks import Action
+from roibench.core.errors import InputError
 
 Layout = Literal["tau2", "tau"]
 TAU2_FILES = ("db.json", "tasks.json", "policy.md")

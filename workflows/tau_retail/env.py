@@ -16,7 +16,7 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-from roibench.tasks import Action, Task
+from roibench.config.tasks import Action, Task
 from roibench.workflow import Env, ToolError, tool
 
 from .hashing import IncrementalHasher

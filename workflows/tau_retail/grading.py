@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from roibench.outcomes import Outcome
+from roibench.core.outcomes import Outcome
 
 CENT = Decimal("0.01")
 Flows = dict[tuple[str, str], Decimal]

@@ -1,0 +1,2 @@
+"""Reading and validating what the user wrote: suite files, datasets, value models and
+outcome pricing."""

@@ -1,0 +1,90 @@
+"""What a run records: one CallRecord per LLM request, one TrialRecord per trial."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from roibench.core.outcomes import Outcome
+from roibench.core.usage import Usage
+
+
+class CallRecord(BaseModel):
+    """One LLM request (every attempt, retries included)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    role: str = Field(
+        default="agent",
+        description="Who made the call: 'agent', or e.g. 'user_sim' for a user simulator.",
+    )
+
+    started_at: datetime = Field(description="UTC time the request was sent (prices use it).")
+    latency_s: float = Field(ge=0, description="Seconds until the full response arrived.")
+    usage: Usage = Field(description="Normalised token usage.")
+    cost_usd: Decimal | None = Field(description="Priced cost; None when no card prices it.")
+    finish_reason: str | None = Field(default=None, description="As the provider reported it.")
+    error: str | None = Field(default=None, description="Error class when the request failed.")
+    attempt: int = Field(default=0, ge=0, description="0 for the first try, n for the n-th retry.")
+    cached: bool = Field(
+        default=False, description="Served from the response cache (cost = original)."
+    )
+    usage_estimated: bool = Field(
+        default=False, description="The provider sent no valid usage; tokens estimated from text."
+    )
+
+
+class ToolCallRecord(BaseModel):
+    """One tool call the agent made, with its (truncated) result."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    args: dict[str, Any]
+    result: str = Field(description="What the tool returned (first 2,000 characters).")
+    ok: bool = Field(description="False when the tool returned an error.")
+    started_at: datetime | None = Field(
+        default=None, description="UTC time the call began (traces)."
+    )
+    latency_s: float | None = Field(default=None, ge=0, description="Seconds the tool took.")
+
+
+class TrialRecord(BaseModel):
+    """One trial: a task run once by one cell, graded. A line of the journal."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    cell: str = Field(description="'workflow/agent/model'.")
+    workflow: str
+    agent: str
+    model: str = Field(description="Model label in the suite.")
+    task_id: str
+    tier: str
+    trial: int = Field(ge=0, description="Trial index k (0-based) of this task in this cell.")
+    seed: int = Field(description="Seed the trial ran with.")
+    outcome: Outcome
+    error_class: str | None = Field(default=None, description="Error taxonomy entry, if any.")
+    calls: tuple[CallRecord, ...] = Field(description="Every LLM request of the trial.")
+    usage: Usage = Field(description="Sum of the calls' usage.")
+    cost_usd: Decimal | None = Field(description="Sum of call costs; None if any is unpriced.")
+    steps: int = Field(ge=0, description="Agent model turns.")
+    invalid_tool_calls: int = Field(default=0, ge=0, description="Malformed or unknown tool calls.")
+    lost_calls: tuple[CallRecord, ...] = Field(
+        default=(), description="Calls of earlier attempts of this trial lost in a crash (resume)."
+    )
+    tool_log: tuple[ToolCallRecord, ...] = Field(default=(), description="Tool calls in order.")
+    started_at: datetime
+    duration_s: float = Field(ge=0)
+    reply: str = Field(default="", description="The agent's final reply (reasoning stripped).")
+
+    @property
+    def tool_calls(self) -> int:
+        """Number of tool calls the agent made."""
+        return len(self.tool_log)
+
+    def tool_calls_by_name(self, names: frozenset[str]) -> int:
+        """Number of successful calls to any of `names` (e.g. the workflow's write tools)."""
+        return sum(1 for call in self.tool_log if call.ok and call.name in names)

@@ -1,0 +1,233 @@
+"""Providers are data: an OpenAI-compatible endpoint, its key variable, usage dialect and quirks.
+
+Facts (URLs, key variables, quirks) are from ../shared/reference/providers.md §1–3, which cites
+each provider's documentation and recorded responses.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from roibench.core.usage import UsageDialect
+
+
+class Provider(BaseModel):
+    """An OpenAI-compatible chat endpoint and how to talk to it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(description="Preset name used in suites, e.g. 'deepseek'.")
+    base_url: str | None = Field(description="Chat Completions base URL; None = must be given.")
+    api_key_env: str | None = Field(description="Environment variable holding the API key.")
+    key_optional: bool = Field(default=False, description="Local servers accept any or no key.")
+    usage_dialect: UsageDialect = Field(default="openai", description="Where cache tokens live.")
+    reasoning_field: Literal["reasoning_content", "reasoning", "reasoning_details"] | None = Field(
+        default=None, description="Message field that carries reasoning text, if any."
+    )
+    think_in_content: bool = Field(
+        default=False, description="Reasoning arrives as <think> in content."
+    )
+    echo_reasoning: bool = Field(
+        default=False,
+        description="Assistant tool-call turns must carry their reasoning_content back in later "
+        "requests (DeepSeek and Kimi thinking mode answer 400 otherwise).",
+    )
+    tool_choice_values: tuple[str, ...] = Field(
+        default=("auto", "none", "required"), description="tool_choice values the endpoint accepts."
+    )
+    max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+    genai_prices_id: str | None = Field(
+        default=None, description="Provider id in genai-prices, for models it prices."
+    )
+    simulated: bool = Field(
+        default=False, description="The built-in simulator; results are tagged."
+    )
+    docs: str = Field(default="", description="Where these facts come from.")
+
+    def api_key(self) -> str | None:
+        """The key from the environment (never stored, never logged)."""
+        if self.api_key_env is None:
+            return None
+        return os.environ.get(self.api_key_env) or None
+
+    def key_status(self) -> str:
+        """'set', 'missing' or 'not needed' — never the key itself."""
+        if self.simulated or self.api_key_env is None:
+            return "not needed"
+        if self.api_key():
+            return "set"
+        return "optional, not set" if self.key_optional else "missing"
+
+
+_REF = "shared/reference/providers.md"
+
+PRESETS: dict[str, Provider] = {
+    p.name: p
+    for p in (
+        Provider(
+            name="sim",
+            base_url=None,
+            api_key_env=None,
+            key_optional=True,
+            usage_dialect="openai",
+            simulated=True,
+            docs="roibench's built-in simulator on loopback",
+        ),
+        Provider(
+            name="openai",
+            base_url="https://api.openai.com/v1",
+            api_key_env="OPENAI_API_KEY",
+            usage_dialect="openai",
+            max_tokens_param="max_completion_tokens",
+            genai_prices_id="openai",
+            docs=_REF,
+        ),
+        Provider(
+            name="deepseek",
+            base_url="https://api.deepseek.com",
+            api_key_env="DEEPSEEK_API_KEY",
+            usage_dialect="deepseek",
+            reasoning_field="reasoning_content",
+            echo_reasoning=True,
+            genai_prices_id="deepseek",
+            docs=_REF,
+        ),
+        Provider(
+            name="qwen",
+            base_url="https://dashscope-intl.aliyuncs.com/compatible-mode/v1",
+            api_key_env="DASHSCOPE_API_KEY",
+            reasoning_field="reasoning_content",
+            docs=_REF + " (international / Singapore endpoint)",
+        ),
+        Provider(
+            name="qwen-cn",
+            base_url="https://dashscope.aliyuncs.com/compatible-mode/v1",
+            api_key_env="DASHSCOPE_API_KEY",
+            reasoning_field="reasoning_content",
+            docs=_REF + " (China endpoint)",
+        ),
+        Provider(
+            name="zhipu",
+            base_url="https://open.bigmodel.cn/api/paas/v4",
+            api_key_env="ZHIPU_API_KEY",
+            reasoning_field="reasoning_content",
+            echo_reasoning=True,
+            tool_choice_values=("auto", "none"),
+            genai_prices_id="zhipuai",
+            docs=_REF,
+        ),
+        Provider(
+            name="zai",
+            base_url="https://api.z.ai/api/paas/v4",
+            api_key_env="ZAI_API_KEY",
+            reasoning_field="reasoning_content",
+            echo_reasoning=True,
+            tool_choice_values=("auto", "none"),
+            genai_prices_id="zai",
+            docs=_REF,
+        ),
+        Provider(
+            name="moonshot",
+            base_url="https://api.moonshot.ai/v1",
+            api_key_env="MOONSHOT_API_KEY",
+            usage_dialect="moonshot",
+            reasoning_field="reasoning_content",
+            echo_reasoning=True,
+            tool_choice_values=("auto", "none"),
+            genai_prices_id="moonshotai",
+            docs=_REF + " (international endpoint; keys do not work across .ai and .cn)",
+        ),
+        Provider(
+            name="moonshot-cn",
+            base_url="https://api.moonshot.cn/v1",
+            api_key_env="MOONSHOT_API_KEY",
+            usage_dialect="moonshot",
+            reasoning_field="reasoning_content",
+            echo_reasoning=True,
+            tool_choice_values=("auto", "none"),
+            genai_prices_id="moonshotai",
+            docs=_REF + " (China endpoint)",
+        ),
+        Provider(
+            name="minimax",
+            base_url="https://api.minimax.io/v1",
+            api_key_env="MINIMAX_API_KEY",
+            usage_dialect="minimax",
+            think_in_content=True,
+            tool_choice_values=("auto", "none"),
+            max_tokens_param="max_completion_tokens",
+            genai_prices_id="minimax",
+            docs=_REF + " (international endpoint)",
+        ),
+        Provider(
+            name="minimax-cn",
+            base_url="https://api.minimaxi.com/v1",
+            api_key_env="MINIMAX_API_KEY",
+            usage_dialect="minimax",
+            think_in_content=True,
+            tool_choice_values=("auto", "none"),
+            max_tokens_param="max_completion_tokens",
+            genai_prices_id="minimax",
+            docs=_REF + " (China endpoint)",
+        ),
+        Provider(
+            name="stepfun",
+            base_url="https://api.stepfun.com/v1",
+            api_key_env="STEPFUN_API_KEY",
+            reasoning_field="reasoning",
+            docs=_REF,
+        ),
+        Provider(
+            name="stepfun-intl",
+            base_url="https://api.stepfun.ai/v1",
+            api_key_env="STEPFUN_API_KEY",
+            reasoning_field="reasoning",
+            docs=_REF + " (international endpoint)",
+        ),
+        Provider(
+            name="doubao",
+            base_url="https://ark.cn-beijing.volces.com/api/v3",
+            api_key_env="ARK_API_KEY",
+            reasoning_field="reasoning_content",
+            docs=_REF + " (Volcengine Ark; reasoning field assumed, not verified)",
+        ),
+        Provider(
+            name="siliconflow",
+            base_url="https://api.siliconflow.cn/v1",
+            api_key_env="SILICONFLOW_API_KEY",
+            reasoning_field="reasoning_content",
+            docs=_REF,
+        ),
+        Provider(
+            name="siliconflow-intl",
+            base_url="https://api.siliconflow.com/v1",
+            api_key_env="SILICONFLOW_API_KEY",
+            reasoning_field="reasoning_content",
+            docs=_REF + " (international endpoint)",
+        ),
+        Provider(
+            name="openrouter",
+            base_url="https://openrouter.ai/api/v1",
+            api_key_env="OPENROUTER_API_KEY",
+            reasoning_field="reasoning",
+            genai_prices_id="openrouter",
+            docs="openrouter.ai/docs (OpenAI-compatible)",
+        ),
+        Provider(
+            name="local",
+            base_url="http://127.0.0.1:8000/v1",
+            api_key_env="LOCAL_API_KEY",
+            key_optional=True,
+            reasoning_field="reasoning_content",
+            docs="vLLM, Ollama (http://127.0.0.1:11434/v1), llama.cpp: set base_url in the suite",
+        ),
+    )
+}
+
+
+def get_provider(name: str) -> Provider | None:
+    """A preset by name, or None."""
+    return PRESETS.get(name)

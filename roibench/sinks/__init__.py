@@ -1,0 +1,1 @@
+"""Where results go: MLflow runs, tables, traces and plots."""

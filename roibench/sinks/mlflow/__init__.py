@@ -1,0 +1,1 @@
+"""The MLflow sink: runs, tables, artifacts and traces, rebuildable from the journal."""

@@ -1,0 +1,483 @@
+"""MLflow as a sink: one parent run per suite invocation, a nested child run per cell, written
+in batches after the cell's trials are done (never per call)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+import time
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.tracking import MlflowClient
+
+from roibench import __version__
+from roibench.core.errors import InputError
+from roibench.core.records import TrialRecord
+from roibench.results.summary import CellSummary
+from roibench.run.runner import Cell, RunPlan
+from roibench.sinks.mlflow.trace_stream import StreamedTraces, TraceStreamer
+
+MAX_PARAM = 500  # MLflow's param value limit is 6000 chars; keep params short and readable
+
+
+TRACE_SAMPLE_ENV = "ROIBENCH_TRACE_SAMPLE"
+
+
+DEFAULT_MAX_TRACES = 2000
+"""Without an explicit sample, every trial is traced up to this many per run; a larger run
+traces this many (the same sample in every cell), so logging stays a small share of a long
+run's wall time. `--trace-sample 1` traces everything."""
+
+
+def default_trace_sample(total_trials: int) -> float:
+    """The sampling fraction used when none is given."""
+    return min(1.0, DEFAULT_MAX_TRACES / max(1, total_trials))
+
+
+def trace_sample_from_env(total_trials: int = 0) -> float:
+    """The trace sampling fraction from $ROIBENCH_TRACE_SAMPLE, else the default."""
+    raw = os.environ.get(TRACE_SAMPLE_ENV, "").strip()
+    if not raw:
+        return default_trace_sample(total_trials)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InputError(f"${TRACE_SAMPLE_ENV} must be a number in [0, 1], got {raw!r}") from None
+    if not 0 <= value <= 1:
+        raise InputError(f"${TRACE_SAMPLE_ENV} must be in [0, 1], got {value}")
+    return value
+
+
+def git_commit(path: Path) -> str | None:
+    """The commit of the git checkout holding `path`, if any."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def cell_params(cell: Cell, plan: RunPlan) -> dict[str, str]:
+    """The child run's params. Never a secret: only names, ids, prices and hashes."""
+    provider = cell.model.resolved_provider()
+    value = cell.workflow.value_model
+    pricing = plan.suite.config.outcome_pricing
+    card = cell.price
+    params = {
+        "workflow": cell.workflow.name,
+        "agent": cell.agent.name,
+        "provider": provider.name,
+        "model": cell.model.name,
+        "model_id": cell.model.model_id,
+        "trials": str(plan.trials),
+        "tasks": str(len(cell.tasks)),
+        "seed": str(plan.seed),
+        "dataset": cell.dataset.path.name,
+        "dataset_hash": cell.dataset.short_hash,
+        "max_steps": str(cell.agent_ref.max_steps),
+        **(
+            card.params()
+            if card
+            else {"price_card": "UNPRICED", "price_currency": "none", "price_source": "none"}
+        ),
+        "outcome_scheme": pricing.scheme,
+        "outcome_price_usd": str(pricing.price_usd),
+        "outcome_bill_escalations": str(pricing.bill_escalations),
+        "outcome_refund_harmful": str(pricing.refund_harmful),
+        "value_human_cost_usd": str(value.human_cost_per_task_usd),
+        "value_escalation_cost_usd": str(value.escalation_usd),
+        "value_rework_cost_usd": str(value.rework_cost_usd),
+        "value_source": value.source,
+    }
+    return {k: v[:MAX_PARAM] for k, v in params.items()}
+
+
+def trial_row(t: TrialRecord) -> dict[str, Any]:
+    """A trial's row of the trials table."""
+    return {
+        "task_id": t.task_id,
+        "tier": t.tier,
+        "trial": t.trial,
+        "status": t.outcome.status.value,
+        "reason": t.outcome.reason,
+        "loss_usd": float(t.outcome.loss_usd),
+        "error_class": t.error_class or "",
+        "cost_usd": None if t.cost_usd is None else float(t.cost_usd),
+        "input_tokens": t.usage.input_tokens,
+        "cached_input_tokens": t.usage.cache_read_tokens,
+        "output_tokens": t.usage.output_tokens,
+        "requests": t.usage.requests,
+        "steps": t.steps,
+        "tool_calls": t.tool_calls,
+        "duration_s": round(t.duration_s, 4),
+        "seed": t.seed,
+    }
+
+
+def call_rows(t: TrialRecord) -> list[dict[str, Any]]:
+    """A trial's rows of the calls table: one per LLM request, retries included."""
+    return [
+        {
+            "task_id": t.task_id,
+            "trial": t.trial,
+            "call": i,
+            "role": c.role,
+            "attempt": c.attempt,
+            "started_at": c.started_at.isoformat(),
+            "latency_s": round(c.latency_s, 4),
+            "input_tokens": c.usage.input_tokens,
+            "cached_input_tokens": c.usage.cache_read_tokens,
+            "cache_write_tokens": c.usage.cache_write_tokens,
+            "output_tokens": c.usage.output_tokens,
+            "reasoning_tokens": c.usage.reasoning_tokens,
+            "cost_usd": None if c.cost_usd is None else float(c.cost_usd),
+            "finish_reason": c.finish_reason or "",
+            "error": c.error or "",
+        }
+        for i, c in enumerate(t.calls)
+    ]
+
+
+@dataclass
+class CellTables:
+    """What a cell's child run logs besides its metrics, gathered in one pass over the trials:
+    the trials and calls tables, and the sampled trials whose traces are still to write."""
+
+    trial_rows: list[dict[str, Any]] = field(default_factory=list)
+    call_rows: list[dict[str, Any]] = field(default_factory=list)
+    traced: int = 0
+    """Trials sampled for a trace (streamed during the run or not)."""
+    to_trace: list[TrialRecord] = field(default_factory=list)
+    """Sampled trials not traced during the run."""
+
+
+def gather_tables(
+    plan: RunPlan,
+    trials: Iterable[TrialRecord],
+    trace_sample: float,
+    streamed: StreamedTraces | None = None,
+) -> dict[str, CellTables]:
+    """Read the trials once (a journal streams them) into each cell's tables; only the
+    trials that still need a trace are kept whole."""
+    from roibench.sinks.mlflow.traces import trace_sampled
+
+    tables = {c.label: CellTables() for c in plan.cells}
+    for t in trials:
+        table = tables.get(t.cell)
+        if table is None:
+            continue
+        table.trial_rows.append(trial_row(t))
+        table.call_rows.extend(call_rows(t))
+        if trace_sampled(plan.seed, t.task_id, t.trial, trace_sample):
+            table.traced += 1
+            done = streamed.keys.get(t.cell, set()) if streamed else set()
+            if (t.task_id, t.trial) not in done:  # not streamed (or streaming failed)
+                table.to_trace.append(t)
+    return tables
+
+
+def dataset_frame(cell: Cell) -> Any:
+    """The cell's tasks as a DataFrame (state and expectations as JSON text)."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        [
+            {
+                "id": t.id,
+                "tier": t.tier,
+                "prompt": t.prompt,
+                "initial_state": json.dumps(t.initial_state, sort_keys=True, default=str),
+                "expected": json.dumps(t.expected, sort_keys=True, default=str),
+                "required_facts": json.dumps(t.required_facts),
+            }
+            for t in cell.tasks
+        ]
+    )
+
+
+def log_dataset_input(client: MlflowClient, run_id: str, cell: Cell) -> None:
+    """Log the cell's dataset as a run input, named after the file, digest = its hash."""
+    import mlflow.data
+    from mlflow.entities import DatasetInput, InputTag
+
+    with warnings.catch_warnings():  # MLflow registers two local sources for plain paths
+        warnings.simplefilter("ignore", UserWarning)
+        dataset = mlflow.data.from_pandas(  # type: ignore[attr-defined]
+            dataset_frame(cell),
+            source=str(cell.dataset.path.resolve()),
+            name=f"{cell.workflow.name}:{cell.dataset.path.name}",
+            digest=cell.dataset.short_hash,
+        )
+    client.log_inputs(
+        run_id,
+        [
+            DatasetInput(
+                dataset._to_mlflow_entity(),
+                tags=[
+                    InputTag("mlflow.data.context", "eval"),
+                    InputTag("roibench.sha256", cell.dataset.sha256),
+                ],
+            )
+        ],
+    )
+
+
+def log_plots(
+    client: MlflowClient, run_id: str, plan: RunPlan, summaries: dict[str, CellSummary]
+) -> list[str]:
+    """The suite's plots as PNG artifacts under `plots/` of the parent run."""
+    from roibench.sinks.plots import CellPoint, suite_plots
+
+    cells = [
+        CellPoint(
+            label=c.label,
+            metrics=summaries[c.label].metrics,
+            economics=summaries[c.label].economics,
+        )
+        for c in plan.cells
+    ]
+    images = suite_plots(cells, plan.suite.config.outcome_pricing)
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, png in images.items():
+            (Path(tmp) / name).write_bytes(png)
+        client.log_artifacts(run_id, tmp, "plots")
+    return sorted(images)
+
+
+def log_suite_run(
+    plan: RunPlan,
+    trials: Iterable[TrialRecord],
+    summaries: dict[str, CellSummary],
+    journal_path: Path | None,
+    run_name: str,
+    experiment_name: str | None = None,
+    *,
+    trace_sample: float | None = None,
+    trace_method: str = "auto",
+    streamed: StreamedTraces | TraceStreamer | None = None,
+) -> str:
+    """Log the parent and child runs; return the parent run id. `trials`: every trial of the
+    run, iterated once (e.g. `journal.iter_trials`, so a long run is never held in memory).
+
+    `trace_sample`: fraction of trials that get a trace (1 = every trial, 0 = none); the same
+    (task, trial) pairs in every cell. None reads $ROIBENCH_TRACE_SAMPLE, else traces every
+    trial up to DEFAULT_MAX_TRACES. `trace_method`: see `tracing.log_trial_traces`.
+    `streamed`: traces written during the run — what a finished streamer wrote, or the
+    streamer itself, still draining: it is waited for only after every run, table and plot is
+    logged (on another core meanwhile), then its traces are linked; should it have failed,
+    its trials' traces are written here from the journal.
+    """
+    if trace_sample is None:
+        total = sum(s.economics.counts.total for s in summaries.values())
+        trace_sample = trace_sample_from_env(total)
+    import pandas as pd
+
+    from roibench.sinks.mlflow.traces import link_traces
+
+    if isinstance(streamed, TraceStreamer):  # what it was handed is its to write
+        streamer, written = streamed, StreamedTraces(keys=streamed.keys)
+    else:
+        streamer, written = None, streamed
+    tables = gather_tables(plan, trials, trace_sample, written)
+
+    client = MlflowClient()
+    cfg = plan.suite.config
+    name = experiment_name or cfg.name
+    experiment = client.get_experiment_by_name(name)
+    experiment_id = (
+        experiment.experiment_id if experiment is not None else client.create_experiment(name)
+    )
+    commit = git_commit(plan.suite.path.parent)
+    common_tags = {
+        "roibench.simulated": str(plan.simulated).lower(),
+        "roibench.version": __version__,
+        "roibench.suite": cfg.name,
+    }
+    if commit:
+        common_tags["roibench.git_commit"] = commit
+    parent = client.create_run(
+        experiment_id, run_name=run_name, tags={**common_tags, "roibench.role": "suite"}
+    )
+    pid = parent.info.run_id
+    now = int(time.time() * 1000)
+    try:
+        client.log_batch(
+            pid,
+            params=[
+                Param("suite", cfg.name),
+                Param("suite_file", str(plan.suite.path.name)),
+                Param("trials", str(plan.trials)),
+                Param("seed", str(plan.seed)),
+                Param("concurrency", str(plan.concurrency)),
+                Param("cells", str(len(plan.cells))),
+                Param("outcome_scheme", cfg.outcome_pricing.scheme),
+                Param("outcome_price_usd", str(cfg.outcome_pricing.price_usd)),
+                Param("trace_sample", str(trace_sample)),
+            ],
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            suite_copy = Path(tmp) / plan.suite.path.name
+            suite_copy.write_text(plan.suite.text, encoding="utf-8")
+            client.log_artifact(pid, str(suite_copy), "suite")
+        if journal_path is not None and journal_path.exists():
+            client.log_artifact(pid, str(journal_path), "journal")
+        cell_runs: dict[str, str] = {}
+        for cell in plan.cells:
+            summary = summaries[cell.label]
+            table = tables.pop(cell.label)  # dropped once logged
+            tags = {
+                **common_tags,
+                "mlflow.parentRunId": pid,
+                "roibench.role": "cell",
+                "roibench.cell": cell.label,
+                "roibench.priced": str(summary.economics.priced).lower(),
+            }
+            child = client.create_run(experiment_id, run_name=cell.label, tags=tags)
+            cid = child.info.run_id
+            client.log_batch(
+                cid,
+                params=[Param(k, v) for k, v in cell_params(cell, plan).items()],
+                metrics=[Metric(k, v, now, 0) for k, v in summary.metrics.items()],
+                tags=[RunTag("roibench.notes", "; ".join(summary.economics.notes))]
+                if summary.economics.notes
+                else [],
+            )
+            log_dataset_input(client, cid, cell)
+            mlflow.log_table(
+                pd.DataFrame(table.trial_rows), artifact_file="trials.json", run_id=cid
+            )
+            mlflow.log_table(pd.DataFrame(table.call_rows), artifact_file="calls.json", run_id=cid)
+            if table.to_trace:
+                write_cell_traces(
+                    client, plan, cell, experiment_id, cid, table.to_trace, trace_method
+                )
+            if written and written.ids.get(cell.label):
+                link_traces(client, written.ids[cell.label], cid)
+            client.log_metric(cid, "traces", float(table.traced), now, 0)
+            cell_runs[cell.label] = cid
+            if streamer is None:
+                client.set_terminated(cid, "FINISHED")
+        log_plots(client, pid, plan, summaries)
+        if streamer is not None:
+            finish_streamed_traces(
+                client, plan, streamer, cell_runs, journal_path, experiment_id, trace_method
+            )
+        client.set_terminated(pid, "FINISHED")
+    except BaseException:
+        client.set_terminated(pid, "FAILED")
+        raise
+    return pid
+
+
+def finish_streamed_traces(
+    client: MlflowClient,
+    plan: RunPlan,
+    streamer: TraceStreamer,
+    cell_runs: dict[str, str],
+    journal_path: Path | None,
+    experiment_id: str,
+    trace_method: str = "auto",
+) -> None:
+    """Wait for the streamer, link what it wrote to the cell runs and finish them. If it
+    stopped short, write the traces of the trials it was handed but did not write, from the
+    journal (streamed, so only those trials are held): none is lost, none written twice."""
+    from roibench.journal.store import iter_trials
+    from roibench.sinks.mlflow.traces import link_traces
+
+    written = streamer.finish()
+    for label, ids in written.ids.items():
+        if ids and label in cell_runs:
+            link_traces(client, ids, cell_runs[label])
+    missing = {
+        label: keys - written.keys.get(label, set())
+        for label, keys in streamer.keys.items()
+        if label in cell_runs
+    }
+    if journal_path is not None and any(missing.values()):
+        handed: dict[str, list[TrialRecord]] = {label: [] for label in missing}
+        for t in iter_trials(journal_path):
+            if t.cell in missing and (t.task_id, t.trial) in missing[t.cell]:
+                handed[t.cell].append(t)
+        for cell in plan.cells:
+            if handed.get(cell.label):
+                write_cell_traces(
+                    client, plan, cell, experiment_id, cell_runs[cell.label],
+                    handed[cell.label], trace_method,
+                )  # fmt: skip
+    for cid in cell_runs.values():
+        client.set_terminated(cid, "FINISHED")
+
+
+def write_cell_traces(
+    client: MlflowClient,
+    plan: RunPlan,
+    cell: Cell,
+    experiment_id: str,
+    run_id: str,
+    trials: list[TrialRecord],
+    trace_method: str = "auto",
+) -> None:
+    """Write a trace for each of a cell's `trials`, linked to the cell's run."""
+    from roibench.sinks.mlflow.traces import TraceContext, log_trial_traces
+
+    ctx = TraceContext(experiment_id=experiment_id, run_id=run_id, **trace_fields(cell, plan))
+    log_trial_traces(trials, ctx, client, method=trace_method)
+
+
+def trace_fields(cell: Cell, plan: RunPlan) -> dict[str, Any]:
+    """What a cell's traces share, besides the experiment and run."""
+    return {
+        "cell": cell.label,
+        "model_id": cell.model.model_id,
+        "provider": cell.model.resolved_provider().name,
+        "simulated": plan.simulated,
+    }
+
+
+def start_trace_streamer(
+    plan: RunPlan, experiment_name: str | None, sample: float, journal: Path
+) -> TraceStreamer | None:
+    """Start writing traces from a helper process as trials finish (see trace_stream): the
+    trials appended to `journal` from now on. None when there is nothing to trace or the
+    tracking store cannot be reached."""
+    if sample <= 0:
+        return None
+    try:
+        client = MlflowClient()
+        name = experiment_name or plan.suite.config.name
+        experiment = client.get_experiment_by_name(name)
+        experiment_id = (
+            experiment.experiment_id if experiment is not None else client.create_experiment(name)
+        )
+    except Exception:  # the sink reports an unreachable store at the end
+        return None
+    contexts = {}
+    for cell in plan.cells:
+        fields = trace_fields(cell, plan)
+        del fields["cell"]
+        contexts[cell.label] = fields
+    return TraceStreamer(
+        mlflow.get_tracking_uri(),
+        experiment_id,
+        contexts,
+        journal=journal,
+        sample=sample,
+        seed=plan.seed,
+    )
+
+
+def summary_json(summaries: dict[str, CellSummary]) -> str:
+    """All cells' metrics as JSON (for `--json` output and tests)."""
+    return json.dumps(
+        {label: s.metrics for label, s in summaries.items()}, indent=2, sort_keys=True
+    )
