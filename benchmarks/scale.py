@@ -19,13 +19,12 @@ import os
 import sys
 import tempfile
 import threading
-import time
 import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from throughput import MODEL, run_trials, start_sim
+from throughput import MODEL, start_sim
 
 GIB = 1024**3
 
@@ -69,17 +68,24 @@ def main() -> int:
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     import mlflow
 
-    from roibench.config.suite import load_suite
-    from roibench.core.records import TrialRecord
-    from roibench.journal.store import Journal, iter_trials
-    from roibench.run.runner import plan_suite
-    from roibench.run.session import summarize
-    from roibench.sinks.mlflow.runs import default_trace_sample, log_suite_run, start_trace_streamer
+    from roibench.run.orchestrator import RunRequest, SilentReporter, run_suite
 
     tasks_per_trial = 60  # the refunds dataset
     trials = max(1, -(-args.trials_total // tasks_per_trial))  # at least the total asked for
     proc, url = start_sim(0.0)
     sampler = Sampler()
+
+    class Count(SilentReporter):
+        """Counts finished trials for the sampler; notes where the trials ended."""
+
+        run_samples = 0
+
+        def trial(self, record: object, spend_usd: object) -> None:
+            sampler.done += 1
+
+        def finished(self) -> None:
+            Count.run_samples = len(sampler.samples)
+
     try:
         with tempfile.TemporaryDirectory() as tmp_name:
             tmp = Path(tmp_name)
@@ -94,34 +100,22 @@ def main() -> int:
             )
             mlflow.set_tracking_uri(f"sqlite:///{tmp / 'mlflow.db'}")
             mlflow.MlflowClient().search_experiments()
-            plan = plan_suite(load_suite(suite))
-            journal = Journal(tmp / "journal.jsonl", header={"suite": "bench-scale"})
             start_rss = rss_bytes()
             sampler.start()
-
-            sample = (
-                default_trace_sample(plan.total_trials)
-                if args.trace_sample is None
-                else args.trace_sample
+            # as `roibench run`: the orchestrator, traces written by a helper during the run
+            request = RunRequest(
+                suite=suite, out=tmp / "runs", preflight=False, trace_sample=args.trace_sample
             )
-            t0 = time.perf_counter()
-            streamer = start_trace_streamer(plan, None, sample, journal.path)  # as `roibench run`
-
-            def count(_record: TrialRecord) -> None:
-                sampler.done += 1
-
-            summaries = summarize(plan, run_trials(plan, journal, streamer, count))
-            t1 = time.perf_counter()
-            run_samples = len(sampler.samples)
-            log_suite_run(plan, iter_trials(journal.path), summaries, journal.path, "scale",
-                          trace_sample=sample, streamed=streamer)  # fmt: skip
-            t2 = time.perf_counter()
+            outcome = run_suite(request, Count())
+            run_samples = Count.run_samples
             sampler.stop()
-            journal_mb = (tmp / "journal.jsonl").stat().st_size / 1e6
+            journal_mb = outcome.journal_path.stat().st_size / 1e6
     finally:
         proc.terminate()
         proc.wait()
-    total = plan.total_trials
+    took = outcome.timings_s
+    t0, t1, t2 = 0.0, took["prepare"] + took["trials"], sum(took.values())
+    total = outcome.spec.total_trials
     peak = max(r for _, r in sampler.samples) if sampler.samples else rss_bytes()
     print(f"trials: {total}  wall: {t2 - t0:.1f} s  ({total / (t1 - t0):.1f} trials/s)  "
           f"journal: {journal_mb:.1f} MB")  # fmt: skip

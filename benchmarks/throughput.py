@@ -30,7 +30,6 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -124,57 +123,31 @@ def suite_file(tmp: Path, url: str, trials: int, concurrency: int) -> Path:
     return path
 
 
-def run_trials(
-    plan: Any, journal: Any, streamer: Any = None, on_trial: Callable[[Any], None] | None = None
-) -> dict[str, Any]:
-    """A plan's trials as `roibench run` runs them: each record goes to the journal, its cell's
-    running tally and the trace streamer, and is not kept; returns the tallies."""
-    from roibench.run.runner import Runner, RunOptions
-    from roibench.run.session import new_tallies
-
-    tallies = new_tallies(plan)
-
-    def progress(record: Any) -> None:
-        tallies[record.cell].add(record)
-        if streamer is not None:
-            streamer.submit(record)
-        if on_trial is not None:
-            on_trial(record)
-
-    options = RunOptions(keep_trials=False)
-    asyncio.run(Runner(plan, journal=journal, progress=progress, options=options).run())
-    journal.close()
-    return tallies
-
-
 def pipeline(url: str, trials: int, concurrency: int, traced: bool) -> tuple[float, float]:
-    """(b) or (c): tasks/s of the full pipeline; also the share of time spent logging."""
+    """(b) or (c): tasks/s of the full pipeline — `roibench run`'s orchestrator, from the
+    suite file to the last MLflow write — and the share of that time spent logging."""
     import mlflow
 
-    from roibench.config.suite import load_suite
-    from roibench.journal.store import Journal, iter_trials
-    from roibench.run.runner import plan_suite
-    from roibench.run.session import summarize
-    from roibench.sinks.mlflow.runs import log_suite_run, start_trace_streamer
+    from roibench.run.orchestrator import RunRequest, run_suite
 
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         mlflow.set_tracking_uri(f"sqlite:///{tmp / 'mlflow.db'}")
         mlflow.MlflowClient().search_experiments()  # schema creation is a one-off, not timed
-        plan = plan_suite(load_suite(suite_file(tmp, url, trials, concurrency)))
-        journal = Journal(tmp / "journal.jsonl", header={"suite": "bench"})
-        t0 = time.perf_counter()
-        # as `roibench run` does: traces are written by a helper process while trials run
-        streamer = start_trace_streamer(plan, None, 1.0, journal.path) if traced else None
-        summaries = summarize(plan, run_trials(plan, journal, streamer))
-        t1 = time.perf_counter()
-        log_suite_run(
-            plan, iter_trials(journal.path), summaries, journal.path, "bench",
-            trace_sample=1.0 if traced else 0.0, streamed=streamer,
-        )  # fmt: skip
-        t2 = time.perf_counter()
+        request = RunRequest(
+            suite=suite_file(tmp, url, trials, concurrency),
+            out=tmp / "runs",
+            preflight=False,
+            trace=traced,
+            trace_sample=1.0 if traced else 0.0,
+        )
+        outcome = run_suite(request)
         mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
-    return plan.total_trials / (t2 - t0), (t2 - t1) / (t2 - t0)
+    if outcome.mlflow is None or outcome.mlflow.error is not None:
+        raise RuntimeError(f"MLflow logging failed: {outcome.mlflow}")
+    took = outcome.timings_s
+    total = took["prepare"] + took["trials"] + took["logging"]
+    return outcome.spec.total_trials / total, took["logging"] / total
 
 
 async def sim_rate(url: str, concurrency: int, bodies: list[bytes], requests: int) -> float:

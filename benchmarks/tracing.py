@@ -31,8 +31,9 @@ def measure(
     import mlflow
 
     from roibench.config.suite import load_suite
+    from roibench.results.summary import summarize, tally_trials
+    from roibench.run.plan import spec_for
     from roibench.run.runner import Runner, plan_suite
-    from roibench.run.session import summarize, tally_trials
     from roibench.sinks.mlflow.runs import log_suite_run
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -43,10 +44,11 @@ def measure(
         t0 = time.perf_counter()
         result = asyncio.run(Runner(plan).run())
         records = [t for ts in result.trials.values() for t in ts]
-        summaries = summarize(plan, tally_trials(plan, records))
+        spec = spec_for(plan, f"bench-tracing-{sample:g}")
+        summaries = summarize(spec, tally_trials(spec, records))
         t1 = time.perf_counter()
         log_suite_run(
-            plan,
+            spec,
             records,
             summaries,
             None,

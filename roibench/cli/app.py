@@ -7,10 +7,9 @@ import asyncio
 import contextlib
 import os
 import sys
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -21,7 +20,9 @@ from roibench.core.errors import InputError
 
 if TYPE_CHECKING:
     from roibench.core.records import TrialRecord
+    from roibench.journal.spec import RunSpec
     from roibench.results.summary import CellSummary
+    from roibench.run.orchestrator import RunRequest, SuiteOutcome
 
 app = typer.Typer(
     name="roibench",
@@ -132,176 +133,87 @@ def run(
     ] = None,
 ) -> None:
     """Run a suite: every workflow x agent x model, on every task, k times."""
-    from roibench.config.suite import load_suite
     from roibench.core.faults import FaultSpec
-    from roibench.journal.store import Journal, JournalScan, iter_trials, read_header
-    from roibench.pricing.cards import unpriced_hint
-    from roibench.results.summary import journal_economics
-    from roibench.run.runner import Runner, RunOptions, plan_suite
-    from roibench.run.session import (
-        Overrides,
-        fresh_spend,
-        log_to_mlflow,
-        new_tallies,
-        plan_from_journal,
-        summarize,
-        tally_journal,
-    )
-    from roibench.run.session import preflight as check_endpoints
+    from roibench.run.orchestrator import Executor, RunRequest, run_suite
 
-    overrides = Overrides(trials=trials, limit=limit, concurrency=concurrency, seed=seed)
-    previous: JournalScan | None = None
     try:
-        from roibench.run.executors import EXECUTORS, require_ray
-
-        if executor not in EXECUTORS:
+        if executor not in {e.value for e in Executor}:
             raise InputError(f"unknown executor {executor!r} (local or ray)", field="--executor")
-        if executor == "ray":
-            require_ray()
-        elif address is not None or workers is not None:
-            raise InputError("--address and --workers need --executor ray", field="--executor")
-        fault_spec = FaultSpec.parse(faults) if faults else None
-        if resume is not None:
-            plan = plan_from_journal(read_header(resume), resume)
-            loaded = plan.suite
-            current = load_suite(suite)
-            if current.text != loaded.text:
-                raise InputError(
-                    f"the suite changed since {resume} was written; resume needs the same suite",
-                    file=suite,
-                )
-        else:
-            loaded = load_suite(suite)
-            plan = plan_suite(
-                loaded, trials=trials, limit=limit, concurrency=concurrency, seed=seed
-            )
-        cap = None if max_spend is None else Decimal(str(max_spend))
-        if cap is not None:
-            unpriced_models = sorted({c.model.name for c in plan.cells if c.price is None})
-            if unpriced_models:
-                raise InputError(
-                    f"--max-spend needs every model priced; unpriced: {', '.join(unpriced_models)}"
-                )
-        if preflight:
-            problems = check_endpoints(plan)
-            if problems:
-                raise InputError("; ".join(p.message for p in problems), file=suite)
-        # a cell's figures are running tallies: the run never holds its trials in memory
-        tallies = new_tallies(plan)
-        if resume is not None:
-            tallies, previous = tally_journal(plan, resume)
-    except (InputError, ValueError) as exc:
-        _fail_input(exc if isinstance(exc, InputError) else InputError(str(exc), field="--faults"))
+        try:
+            fault_spec = FaultSpec.parse(faults) if faults else None
+        except ValueError as exc:
+            raise InputError(str(exc), field="--faults") from None
+        request = RunRequest(
+            suite=suite, out=out, trials=trials, limit=limit, concurrency=concurrency, seed=seed,
+            resume=resume, cache=cache,
+            max_spend_usd=None if max_spend is None else Decimal(str(max_spend)),
+            faults=fault_spec, preflight=preflight, trace=trace, trace_sample=trace_sample,
+            executor=Executor(executor), address=address, workers=workers, mlflow=mlflow_log,
+            experiment=experiment,
+        )  # fmt: skip
+        outcome = run_suite(request, _TerminalReporter())
+    except InputError as exc:
+        _fail_input(exc)
         return
-    cfg = loaded.config
-    warned: set[str] = set()
-    for cell in plan.cells:
-        if cell.price is None and cell.model.name not in warned:
-            warned.add(cell.model.name)
-            hint = unpriced_hint(cell.model.name, cell.model.model_id, cell.model.provider)
-            err.print(f"[bold yellow]warning:[/] {hint}", highlight=False)
-    if previous is not None and resume is not None:
-        journal_path = resume
-        run_name = str(previous.header.get("run_name") or f"{cfg.name}-resumed")
-        journal = Journal(journal_path)
-        done, lost = previous.done, previous.lost_calls
-        err.print(f"resuming {journal_path}: {len(done)} trials done, {len(lost)} lost in flight")
-    else:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        base, n = stamp, 1
-        while (out / cfg.name / stamp).exists():  # two runs started in the same second
-            n += 1
-            stamp = f"{base}-{n}"
-        run_name = f"{cfg.name}-{stamp}"
-        journal_path = out / cfg.name / stamp / "journal.jsonl"
-        journal = Journal(
-            journal_path,
-            header={
-                "suite": cfg.name,
-                "suite_file": str(loaded.path.resolve()),
-                "suite_text": loaded.text,
-                "overrides": overrides.as_dict(),
-                "seed": plan.seed,
-                "trials": plan.trials,
-                "started_at": stamp,
-                "run_name": run_name,
-                "economics": journal_economics(plan),
-            },
-        )
-        done, lost = set(), {}
-    from roibench.model.cache import ResponseCache
+    _print_outcome(outcome, request)
 
-    response_cache = ResponseCache(cache) if cache is not None else None
-    options = RunOptions(
-        cache=response_cache, max_spend_usd=cap, faults=fault_spec, done=done, lost_calls=lost,
-        keep_trials=False,
-    )  # fmt: skip
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    sample = 0.0 if not trace else trace_sample
-    streamer = None
-    if mlflow_log and sample != 0.0:
-        import mlflow
+class _TerminalReporter:
+    """Progress bar and warnings on stderr."""
 
-        from roibench.run.session import tracking_reachable
-        from roibench.sinks.mlflow.runs import default_trace_sample, start_trace_streamer
+    def __init__(self) -> None:
+        self._progress: Any = None
+        self._bar: Any = None
 
-        if sample is None:
-            sample = default_trace_sample(plan.total_trials)
-        if tracking_reachable(mlflow.get_tracking_uri()) is None:
-            streamer = start_trace_streamer(plan, experiment, sample, journal_path)
-    spend = Decimal(0)
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("spend ${task.fields[spend]}"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=False,
-    ) as progress:
-        bar = progress.add_task(
-            cfg.name, total=plan.total_trials, completed=len(done), spend="0.0000"
+    def started(self, spec: RunSpec, done: int) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
         )
 
-        cached_calls, cached_cost = 0, Decimal(0)
+        from roibench.pricing.cards import unpriced_hint
 
-        def on_trial(record: TrialRecord) -> None:
-            nonlocal spend, cached_calls, cached_cost
-            tallies[record.cell].add(record)
-            spend += fresh_spend([record])
-            for call in record.calls:
-                if call.cached:
-                    cached_calls += 1
-                    cached_cost += call.cost_usd or Decimal(0)
-            progress.update(bar, advance=1, spend=f"{spend:.4f}")
-            if streamer is not None:
-                streamer.submit(record)
+        warned: set[str] = set()
+        for cell in spec.cells:
+            if cell.price is None and cell.model.name not in warned:
+                warned.add(cell.model.name)
+                hint = unpriced_hint(cell.model.name, cell.model.model_id, cell.model.spec.provider)
+                err.print(f"[bold yellow]warning:[/] {hint}", highlight=False)
+        if done:
+            err.print(f"resuming: {done} trials done", highlight=False)
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("spend ${task.fields[spend]}"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=False,
+        )
+        self._progress.start()
+        self._bar = self._progress.add_task(
+            spec.suite.name, total=spec.total_trials, completed=done, spend="0.0000"
+        )
 
-        if executor == "ray":
-            from roibench.run.ray_executor import run_on_ray
+    def trial(self, record: TrialRecord, spend_usd: Decimal) -> None:
+        self._progress.update(self._bar, advance=1, spend=f"{spend_usd:.4f}")
 
-            try:
-                result = run_on_ray(
-                    plan,
-                    (previous.header.get("overrides") or {}) if previous else overrides.as_dict(),
-                    journal=journal, progress=on_trial, options=options, cache_path=cache,
-                    address=address, workers=workers,
-                )  # fmt: skip
-            except InputError as exc:
-                journal.close()
-                _fail_input(exc)
-                return
-        else:
-            result = asyncio.run(
-                Runner(plan, journal=journal, progress=on_trial, options=options).run()
-            )
-    journal.close()
-    if response_cache is not None:
-        response_cache.close()
-    summaries = summarize(plan, tallies)
-    console.print(results_table(summaries, plan.trials))
-    if plan.simulated:
+    def warn(self, message: str) -> None:
+        err.print(f"[bold yellow]warning:[/] {escape(message)}", highlight=False)
+
+    def finished(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+
+def _print_outcome(outcome: SuiteOutcome, request: RunRequest) -> None:
+    """The end-of-run table and what the user must know."""
+    spec, result, handler = outcome.spec, outcome.result, outcome.handler
+    console.print(results_table(outcome.summaries, spec.trials))
+    if spec.simulated:
         console.print(
             "[dim]Results from the built-in simulator (tagged roibench.simulated=true).[/]"
         )
@@ -309,34 +221,33 @@ def run(
         err.print(f"[bold red]stopped:[/] cell {label}: {message}", highlight=False)
     if result.budget_stopped:
         err.print(
-            f"[bold yellow]spend cap reached:[/] ${cap} — {result.skipped} trial(s) not started; "
-            f"this run spent ${result.spent_usd:.4f}. Metrics cover the trials that ran.",
+            f"[bold yellow]spend cap reached:[/] ${request.max_spend_usd} — {result.skipped} "
+            f"trial(s) not started; this run spent ${result.spent_usd:.4f}. Metrics cover the "
+            "trials that ran.",
             highlight=False,
         )
-    if cached_calls:
+    if handler.cached_calls:
         err.print(
-            f"cache: {cached_calls} call(s) served from {cache}; they originally cost "
-            f"${cached_cost:.4f}; "
-            f"this run paid ${result.spent_usd:.4f}",
+            f"cache: {handler.cached_calls} call(s) served from {request.cache}; they "
+            f"originally cost ${handler.cached_cost_usd:.4f}; this run paid "
+            f"${result.spent_usd:.4f}",
             highlight=False,
         )
-    console.print(f"journal: {journal_path}")
-    if mlflow_log:
-        logged = log_to_mlflow(
-            plan, iter_trials(journal_path), summaries, journal_path, run_name, experiment,
-            trace_sample=sample, streamed=streamer,
-        )  # fmt: skip
-        if logged.error is not None:
-            err.print(
-                f"[bold yellow]MLflow not logged:[/] {logged.error}. Results are safe in the "
-                f"journal; log them later with: roibench log {journal_path}",
-                highlight=False,
-            )
-        else:
-            console.print(
-                f"MLflow: run {logged.run_id} in experiment '{experiment or cfg.name}' "
-                f"at {logged.tracking_uri}"
-            )
+    console.print(f"journal: {outcome.journal_path}")
+    logged = outcome.mlflow
+    if logged is None:
+        return
+    if logged.error is not None:
+        err.print(
+            f"[bold yellow]MLflow not logged:[/] {logged.error}. Results are safe in the "
+            f"journal; log them later with: roibench log {outcome.journal_path}",
+            highlight=False,
+        )
+    else:
+        console.print(
+            f"MLflow: run {logged.run_id} in experiment "
+            f"'{request.experiment or spec.suite.name}' at {logged.tracking_uri}"
+        )
 
 
 @app.command()

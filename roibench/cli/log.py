@@ -27,25 +27,17 @@ def log_journal(
     from rich.console import Console
 
     from roibench.core.errors import InputError
-    from roibench.journal.store import iter_trials, read_header
-    from roibench.run.session import log_to_mlflow, plan_from_journal, summarize, tally_journal
+    from roibench.run.orchestrator import log_journal as log_from_journal
 
     err = Console(stderr=True)
     try:
-        header = read_header(journal)
-        plan = plan_from_journal(header, journal)
-        # two streaming passes (figures, then tables): a long run is never held in memory
-        tallies, scan = tally_journal(plan, journal)
+        _spec, trials, logged = log_from_journal(
+            journal, experiment, trace_sample=0.0 if not trace else trace_sample
+        )
     except InputError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from None
-    summaries = summarize(plan, tallies)
-    run_name = str(header.get("run_name") or plan.suite.config.name)
-    logged = log_to_mlflow(
-        plan, iter_trials(journal), summaries, journal, run_name, experiment,
-        trace_sample=0.0 if not trace else trace_sample,
-    )  # fmt: skip
     if logged.error is not None:
         err.print(f"[bold red]MLflow not logged:[/] {logged.error}", highlight=False)
         raise typer.Exit(1)
-    Console().print(f"logged {scan.trials} trials as run {logged.run_id} at {logged.tracking_uri}")
+    Console().print(f"logged {trials} trials as run {logged.run_id} at {logged.tracking_uri}")

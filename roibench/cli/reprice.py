@@ -1,25 +1,30 @@
 """`roibench reprice JOURNAL`: recompute every cost and economic metric of a finished run under
 other price cards or another date, from the journal alone, without calling any model.
 
-The journal header records each cell's price source in full (cards and FX rates, or the
-genai-prices reference), its value model and the outcome pricing, so re-pricing with no
-options reproduces the original numbers exactly. Heavy imports stay inside functions.
+The journal's RunSpec records every call role's price source in full (cards and FX rates, or
+the genai-prices reference), each cell's value model and the outcome pricing, so re-pricing
+with no options reproduces the original numbers exactly; `--prices`, `--at` and
+`--value-model` are how new figures are asked for. Heavy imports stay inside functions.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from roibench.core.errors import InputError
+from roibench.core.records import CallRole
 
 if TYPE_CHECKING:
-    from roibench.core.records import TrialRecord
+    from roibench.config.value import ValueModel
+    from roibench.core.records import CallRecord, TrialRecord
+    from roibench.journal.spec import RolePrice, RunSpec
     from roibench.pricing.cards import PriceCatalog, Pricer
     from roibench.results.summary import CellSummary
     from roibench.results.tally import CellTally
@@ -58,10 +63,33 @@ class RepricedCell:
 class RepriceResult:
     """Every cell of a journal, re-priced."""
 
-    header: dict[str, Any]
+    spec: RunSpec
     cells: list[RepricedCell] = field(default_factory=list)
     prices_file: Path | None = None
     at: str | None = None
+    value_model_file: Path | None = None
+    new_pricers: dict[str, _CellReprice] = field(default_factory=dict)
+    """Each cell's price sources by role, for the repriced trials and spec."""
+
+    def repriced_spec(self) -> RunSpec:
+        """The spec with each role's new price source (what a re-priced MLflow run shows)."""
+        from roibench.journal.spec import PriceSource
+
+        cells = []
+        for cell in self.spec.cells:
+            state = self.new_pricers[cell.label]
+            prices = tuple(
+                r.model_copy(
+                    update={
+                        "price": None
+                        if (pr := state.new_for(r.role)) is None
+                        else PriceSource.of(pr)
+                    }
+                )
+                for r in cell.prices
+            )
+            cells.append(cell.model_copy(update={"prices": prices}))
+        return self.spec.model_copy(update={"cells": tuple(cells)})
 
 
 def parse_at(text: str) -> date | datetime:
@@ -85,87 +113,98 @@ def call_time(started: datetime, at: date | datetime | None) -> datetime:
     return datetime.combine(at, started.astimezone(UTC).timetz())
 
 
-def reprice_trial(
-    trial: TrialRecord, pricer: Pricer | None, at: date | datetime | None = None
-) -> TrialRecord:
-    """The trial with every call's cost recomputed by `pricer` (None: unpriced). A failed
-    request is not billed: $0 when priced, as the run recorded it."""
+def reprice_call(call: CallRecord, pricer: Pricer | None, at: date | datetime | None) -> CallRecord:
+    """The call with its cost recomputed by `pricer` (None: unpriced). A failed request is
+    not billed: $0 when priced, as the run recorded it."""
     from roibench.pricing.cards import call_cost_usd
 
-    calls = []
+    if pricer is None:
+        cost = None
+    elif call.error is not None:
+        cost = Decimal(0)
+    else:
+        cost = call_cost_usd(call.usage, pricer, call_time(call.started_at, at))
+    return call.model_copy(update={"cost_usd": cost})
+
+
+def reprice_trial(
+    trial: TrialRecord,
+    pricers: Callable[[CallRole], Pricer | None],
+    at: date | datetime | None = None,
+) -> TrialRecord:
+    """The trial with every call's cost — lost attempts' included — recomputed by the price
+    source of the call's role (`pricers(role)`)."""
+    calls = tuple(reprice_call(c, pricers(c.role), at) for c in trial.calls)
+    lost = tuple(reprice_call(c, pricers(c.role), at) for c in trial.lost_calls)
     total: Decimal | None = Decimal(0)
-    for call in trial.calls:
-        if pricer is None:
-            cost = None
-        elif call.error is not None:
-            cost = Decimal(0)
-        else:
-            cost = call_cost_usd(call.usage, pricer, call_time(call.started_at, at))
-        calls.append(call.model_copy(update={"cost_usd": cost}))
-        total = None if total is None or cost is None else total + cost
-    return trial.model_copy(update={"calls": tuple(calls), "cost_usd": total})
+    for call in calls:
+        total = None if total is None or call.cost_usd is None else total + call.cost_usd
+    return trial.model_copy(update={"calls": calls, "lost_calls": lost, "cost_usd": total})
 
 
 @dataclass
 class _CellReprice:
-    """One cell's price sources and running tallies while the journal streams by."""
+    """One cell's price sources (by call role) and running tallies while the journal streams
+    by."""
 
-    original_pricer: Pricer | None
-    new_pricer: Pricer | None
+    original_pricers: dict[CallRole, Pricer | None]
+    new_pricers: dict[CallRole, Pricer | None]
     original: CellTally
     repriced: CellTally
     mismatched_calls: int = 0
 
+    def original_for(self, role: CallRole) -> Pricer | None:
+        """The recorded price source of a role."""
+        return self.original_pricers.get(role, self.original_pricers.get(CallRole.AGENT))
+
+    def new_for(self, role: CallRole) -> Pricer | None:
+        """The new price source of a role."""
+        return self.new_pricers.get(role, self.new_pricers.get(CallRole.AGENT))
+
 
 def _lookup_new(
-    book_catalog: PriceCatalog, original: Pricer | None, cell: dict[str, Any]
+    book_catalog: PriceCatalog, original: Pricer | None, role: RolePrice
 ) -> Pricer | None:
-    """A card from the --prices file for this cell: by the original card's id, then by
+    """A card from the --prices file for one call role: by the original card's id, then by
     provider and model id, then by the suite's model label."""
-    from roibench.pricing.cards import GENAI_PREFIX
+    from roibench.pricing.cards import GENAI_PREFIX, CardPricer
 
     ref = original.ref if original is not None else None
     candidates: list[str] = []
     if ref:
         candidates.append(ref.removeprefix("card:").removeprefix(GENAI_PREFIX))
-    candidates.append(str(cell.get("model", "")))
+    candidates.append(role.model)
     for card_id in candidates:
         found = book_catalog.by_id(card_id)
         if found is not None:
             return found
-    found = book_catalog.by_model(str(cell.get("provider", "")), str(cell.get("model_id", "")))
+    found = book_catalog.by_model(role.provider, role.model_id)
     if found is not None:
         return found
     for book, origin in book_catalog.books():
-        cards = [c for c in book.cards if c.model == cell.get("model")]
+        cards = [c for c in book.cards if c.model == role.model]
         if cards:
-            from roibench.pricing.cards import CardPricer
-
             return CardPricer(cards[:1], book_catalog.fx, origin)
     return None
 
 
 def reprice_journal(
-    journal: Path, prices: Path | None = None, at: str | None = None
+    journal: Path,
+    prices: Path | None = None,
+    at: str | None = None,
+    value_model: Path | None = None,
 ) -> RepriceResult:
-    """Recompute a journal's cells under `prices` (a card file) and/or at another date."""
-    from roibench.config.value import OutcomePricing, ValueModel
-    from roibench.journal.store import read_header, scan_journal
-    from roibench.pricing.cards import PriceCatalog, load_price_book, pricer_from_snapshot
+    """Recompute a journal's cells from its RunSpec — under `prices` (a card file), at
+    another date, and/or under another value model (a TOML or YAML file with a ValueModel) —
+    without calling any model. With no option, every figure is reproduced exactly."""
+    from roibench.journal.store import scan_journal
+    from roibench.pricing.cards import PriceCatalog, load_price_book
     from roibench.results.summary import summarize_tally
     from roibench.results.tally import CellTally
+    from roibench.run.plan import read_run_spec
 
-    header = read_header(journal)
-    econ = header.get("economics")
-    if not isinstance(econ, dict):
-        raise InputError(
-            "the journal header has no 'economics' record (written by an older roibench); "
-            "it cannot be re-priced",
-            file=journal,
-            line=1,
-        )
-    pricing = OutcomePricing.model_validate(econ["outcome_pricing"])
-    seed = int(econ.get("bootstrap_seed", header.get("seed", 0)))
+    spec = read_run_spec(journal)
+    new_value = load_value_model(value_model) if value_model is not None else None
     moment = parse_at(at) if at else None
     catalog = None
     if prices is not None:
@@ -174,39 +213,48 @@ def reprice_journal(
             book, user_origin=prices.name, use_bundled=False, use_genai_prices=False
         )
     cells: dict[str, _CellReprice] = {}
-    for label, cell in econ["cells"].items():
-        write_tools = frozenset(cell.get("write_tools", ()))
-        original = pricer_from_snapshot(cell["price"]) if cell.get("price") else None
-        new = original
+    for cell in spec.cells:
+        write_tools = frozenset(cell.workflow.write_tools)
+        originals = {r.role: (r.price.pricer() if r.price else None) for r in cell.prices}
+        news = dict(originals)
         if catalog is not None:
-            new = _lookup_new(catalog, original, cell) or original
-        cells[label] = _CellReprice(
-            original, new, CellTally(write_tools=write_tools), CellTally(write_tools=write_tools)
+            for r in cell.prices:
+                news[r.role] = _lookup_new(catalog, originals[r.role], r) or originals[r.role]
+        cells[cell.label] = _CellReprice(
+            originals, news, CellTally(write_tools=write_tools), CellTally(write_tools=write_tools)
         )
 
     def add(trial: TrialRecord) -> None:  # one trial at a time: a long run stays out of memory
         state = cells.get(trial.cell)
         if state is None:
-            raise ValueError(f"a trial of cell {trial.cell!r} but no such cell in the header")
-        check = reprice_trial(trial, state.original_pricer)
+            raise ValueError(f"a trial of cell {trial.cell!r} but no such cell in the run spec")
+        check = reprice_trial(trial, state.original_for)
         state.mismatched_calls += sum(
             a.cost_usd != b.cost_usd for a, b in zip(trial.calls, check.calls, strict=True)
         )
         state.original.add(trial)
-        state.repriced.add(reprice_trial(trial, state.new_pricer, moment))
+        state.repriced.add(reprice_trial(trial, state.new_for, moment))
 
     scan_journal(journal, on_trial=add)
-    result = RepriceResult(header=header, prices_file=prices, at=at)
-    for label, state in cells.items():
-        value = ValueModel.model_validate(econ["cells"][label]["value_model"])
-        original, new = state.original_pricer, state.new_pricer
+    result = RepriceResult(
+        spec=spec, prices_file=prices, at=at, value_model_file=value_model, new_pricers=cells
+    )
+    for cell in spec.cells:
+        state = cells[cell.label]
+        value = cell.workflow.value_model
+        original, new = state.original_for(CallRole.AGENT), state.new_for(CallRole.AGENT)
+        pricing = spec.outcome_pricing
         result.cells.append(
             RepricedCell(
-                label=label,
+                label=cell.label,
                 original_price=original.describe() if original else "UNPRICED",
                 new_price=new.describe() if new else "UNPRICED",
-                original=summarize_tally(label, state.original, value, pricing, seed=seed),
-                repriced=summarize_tally(label, state.repriced, value, pricing, seed=seed),
+                original=summarize_tally(
+                    cell.label, state.original, value, pricing, seed=spec.seed
+                ),
+                repriced=summarize_tally(
+                    cell.label, state.repriced, new_value or value, pricing, seed=spec.seed
+                ),
                 new_pricer=new,
                 mismatched_calls=state.mismatched_calls,
             )
@@ -214,73 +262,83 @@ def reprice_journal(
     return result
 
 
-def log_reprice(result: RepriceResult, journal: Path, experiment_name: str | None = None) -> str:
-    """Log the re-priced cells as a new MLflow parent run with a child per cell, tagged with the
-    original run (`roibench.repriced_from`) when it is found by name. Returns the run id."""
-    import time
+def load_value_model(path: Path) -> ValueModel:
+    """A ValueModel from a TOML or YAML file (`--value-model`); errors name the file."""
+    import tomllib
 
-    from mlflow.entities import Metric, Param, RunTag
+    import yaml
+    from pydantic import ValidationError
+
+    from roibench.config.value import ValueModel
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the value model: {exc}", file=path) from None
+    try:
+        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        raise InputError(
+            f"not valid {path.suffix.lstrip('.') or 'YAML'}: {exc}", file=path
+        ) from None
+    if isinstance(data, dict) and isinstance(data.get("value_model"), dict):
+        data = data["value_model"]
+    try:
+        return ValueModel.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field_name = ".".join(str(x) for x in first["loc"])
+        raise InputError(first["msg"], file=path, field=field_name or None) from None
+
+
+def log_reprice(result: RepriceResult, journal: Path, experiment_name: str | None = None) -> str:
+    """Log the re-priced run as a new MLflow parent run with a child per cell — the same
+    params, tags, tables and plots as the original (the sink reads the re-priced spec and
+    trials), tagged `roibench.repriced_from=<original parent run id>` when the original is
+    found by name. Returns the run id."""
     from mlflow.tracking import MlflowClient
 
-    from roibench import __version__
+    from roibench.journal.store import iter_trials
+    from roibench.sinks.mlflow.runs import log_suite_run
 
+    spec = result.spec
     client = MlflowClient()
-    header = result.header
-    name = experiment_name or str(header.get("suite", "roibench"))
+    name = experiment_name or spec.suite.name
     experiment = client.get_experiment_by_name(name)
-    experiment_id = (
-        experiment.experiment_id if experiment is not None else client.create_experiment(name)
-    )
-    original_name = str(
-        header.get("run_name") or f"{header.get('suite')}-{header.get('started_at')}"
-    )
-    found = client.search_runs(
-        [experiment_id],
-        filter_string=f"attributes.run_name = '{original_name}' and tags.roibench.suite != ''",
-        max_results=50,
-    )
-    parents = [r for r in found if "mlflow.parentRunId" not in r.data.tags]
     tags = {
-        "roibench.version": __version__,
-        "roibench.suite": str(header.get("suite", "")),
         "roibench.reprice": "true",
-        "roibench.reprice_of": original_name,
         "roibench.reprice_journal": str(journal),
         "roibench.reprice_at": result.at or "call times",
         "roibench.reprice_prices": str(result.prices_file) if result.prices_file else "original",
+        "roibench.reprice_value_model": str(result.value_model_file or "original"),
     }
-    if parents:
-        tags["roibench.repriced_from"] = parents[0].info.run_id
+    if experiment is not None:
+        found = client.search_runs(
+            [experiment.experiment_id],
+            filter_string=f"attributes.run_name = '{spec.run_name}' and tags.roibench.suite != ''",
+            max_results=50,
+        )
+        parents = [
+            r
+            for r in found
+            if "mlflow.parentRunId" not in r.data.tags and "roibench.reprice" not in r.data.tags
+        ]
+        if parents:
+            tags["roibench.repriced_from"] = parents[0].info.run_id
+    moment = parse_at(result.at) if result.at else None
+    states = result.new_pricers
+    trials = (reprice_trial(t, states[t.cell].new_for, moment) for t in iter_trials(journal))
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    parent = client.create_run(
-        experiment_id, run_name=f"{original_name}-reprice-{stamp}", tags=tags
+    return log_suite_run(
+        result.repriced_spec(),
+        trials,
+        {c.label: c.repriced for c in result.cells},
+        None,
+        f"{spec.run_name}-reprice-{stamp}",
+        experiment_name,
+        trace_sample=0.0,
+        extra_tags=tags,
     )
-    pid = parent.info.run_id
-    now = int(time.time() * 1000)
-    try:
-        for cell in result.cells:
-            params = {"cell": cell.label, "original_price": cell.original_price[:500]}
-            if cell.new_pricer is not None:
-                params.update({k: v[:500] for k, v in cell.new_pricer.params().items()})
-            else:
-                params["price_card"] = "UNPRICED"
-            child = client.create_run(
-                experiment_id,
-                run_name=cell.label,
-                tags={**tags, "mlflow.parentRunId": pid, "roibench.cell": cell.label},
-            )
-            client.log_batch(
-                child.info.run_id,
-                params=[Param(k, v) for k, v in params.items()],
-                metrics=[Metric(k, v, now, 0) for k, v in cell.repriced.metrics.items()],
-                tags=[RunTag("roibench.priced", str(cell.repriced.economics.priced).lower())],
-            )
-            client.set_terminated(child.info.run_id, "FINISHED")
-        client.set_terminated(pid, "FINISHED")
-    except BaseException:
-        client.set_terminated(pid, "FAILED")
-        raise
-    return pid
 
 
 def _fmt(value: float | None) -> str:
@@ -307,6 +365,10 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--mlflow/--no-mlflow", help="Log as a new MLflow run.")
         ] = False,
         experiment: Annotated[str | None, typer.Option(help="MLflow experiment name.")] = None,
+        value_model: Annotated[
+            Path | None,
+            typer.Option(help="Value model (TOML/YAML) that replaces every cell's recorded one."),
+        ] = None,
     ) -> None:
         """Re-price a finished run from its journal under other cards or another date."""
         from rich.console import Console
@@ -315,7 +377,7 @@ def register(app: typer.Typer) -> None:
         console = Console()
         err = Console(stderr=True)
         try:
-            result = reprice_journal(journal, prices, at)
+            result = reprice_journal(journal, prices, at, value_model)
         except InputError as exc:
             err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=2) from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,15 +13,25 @@ from roibench.core.outcomes import Outcome
 from roibench.core.usage import Usage
 
 
+class CallRole(StrEnum):
+    """Who made an LLM call. All are inside the cell's spend; each also shows apart."""
+
+    AGENT = "agent"
+    """The acting agent's turns."""
+    PLANNER = "planner"
+    """A planning call (plan_execute's plan and replan)."""
+    VERIFIER = "verifier"
+    """A review call (self_check's verifier)."""
+    USER_SIM = "user_sim"
+    """A user simulator answering as the customer (multi-turn workflows)."""
+
+
 class CallRecord(BaseModel):
     """One LLM request (every attempt, retries included)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    role: str = Field(
-        default="agent",
-        description="Who made the call: 'agent', or e.g. 'user_sim' for a user simulator.",
-    )
+    role: CallRole = Field(default=CallRole.AGENT, description="Who made the call.")
 
     started_at: datetime = Field(description="UTC time the request was sent (prices use it).")
     latency_s: float = Field(ge=0, description="Seconds until the full response arrived.")
@@ -79,6 +90,13 @@ class TrialRecord(BaseModel):
     started_at: datetime
     duration_s: float = Field(ge=0)
     reply: str = Field(default="", description="The agent's final reply (reasoning stripped).")
+
+    @property
+    def fresh_cost_usd(self) -> Decimal:
+        """What the trial cost this invocation: its priced calls not served from the cache
+        (what a spend cap and the live spend count)."""
+        fresh = (c.cost_usd for c in self.calls if c.cost_usd is not None and not c.cached)
+        return sum(fresh, Decimal(0))
 
     @property
     def tool_calls(self) -> int:

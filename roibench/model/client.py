@@ -24,7 +24,7 @@ from typing import Any
 import openai
 
 from roibench.core.faults import ATTEMPT_HEADER, FAULTS_HEADER
-from roibench.core.records import CallRecord
+from roibench.core.records import CallRecord, CallRole
 from roibench.core.secrets import redact
 from roibench.core.usage import (
     Usage,
@@ -207,7 +207,7 @@ class ChatModel:
     trial: int = 0
     max_retries: int = 4
     fx: FxTable = DEFAULT_FX
-    role: str = "agent"
+    role: CallRole = CallRole.AGENT
     cache: ResponseCache | None = None
     faults_header: str | None = None
     """Simulator only: the fault spec sent with each request."""
@@ -256,19 +256,29 @@ class ChatModel:
             headers[FAULTS_HEADER] = self.faults_header
         return headers
 
+    def _role(self, role: CallRole | str | None) -> CallRole:
+        """The call role, checked: a role outside the taxonomy is a bug in the agent."""
+        if role is None:
+            return self.role
+        try:
+            return CallRole(role)
+        except ValueError:
+            allowed = ", ".join(r.value for r in CallRole)
+            raise ValueError(f"unknown call role {role!r} (one of: {allowed})") from None
+
     async def complete(
         self,
         messages: list[dict[str, Any]],
         tools: list[dict[str, Any]],
         *,
-        role: str | None = None,
+        role: CallRole | str | None = None,
     ) -> dict[str, Any]:
         """One assistant turn. Raises LLMError once retries are exhausted or the error is final.
 
         `role`: what the call is for, recorded on its CallRecord (default: this model's role,
         'agent'); e.g. 'planner' or 'verifier' for an agent's calls that do not act, so their
         spend shows apart (`<role>_spend_usd`) while still counting in the cell's spend."""
-        role = role or self.role
+        role = self._role(role)
         body = self._request(messages, tools)
         extra_body = body.pop("extra_body", None)
         payload = json.dumps({**body, **(extra_body or {})}, separators=(",", ":")).encode()
@@ -350,7 +360,7 @@ class ChatModel:
             self.on_call(record)
 
     def _record_failure(
-        self, started: datetime, t0: float, error_class: str, attempt: int, role: str
+        self, started: datetime, t0: float, error_class: str, attempt: int, role: CallRole
     ) -> None:
         self._add_call(
             CallRecord(
@@ -406,7 +416,7 @@ class ChatModel:
             cost = call_cost_usd(usage, self.price, started, self.fx)
         self._add_call(
             CallRecord(
-                role=role or self.role,
+                role=self._role(role),
                 started_at=started,
                 latency_s=latency,
                 usage=usage,

@@ -6,17 +6,16 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
 
 from roibench.config.value import OutcomePricing, ValueModel
 from roibench.core.records import TrialRecord
 from roibench.core.usage import Usage
+from roibench.journal.spec import RunSpec
+from roibench.journal.store import JournalScan, scan_journal
 from roibench.results.economics import CellEconomics, tally_economics
 from roibench.results.stats import percentile
 from roibench.results.tally import CellTally
-
-if TYPE_CHECKING:
-    from roibench.run.runner import RunPlan
 
 
 @dataclass(frozen=True)
@@ -65,6 +64,7 @@ def _reliability_metrics(tally: CellTally) -> dict[str, float | None]:
     from spend_usd, which covers the trials' own calls)."""
     return {
         "retried_calls": float(tally.retried_calls),
+        "failed_attempts": float(tally.failed_attempts),
         "cached_calls": float(tally.cached_calls),
         "estimated_usage_calls": float(tally.estimated_usage_calls),
         "lost_calls": float(tally.lost_spend.calls),
@@ -156,24 +156,41 @@ def summarize_tally(
     )
 
 
-def journal_economics(plan: RunPlan) -> dict[str, Any]:
-    """What `roibench reprice` needs to recompute a run from its journal alone: the outcome
-    pricing, and per cell the price source in full (cards and FX rates, or the genai-prices
-    reference), the value model and the write tools. Goes in the journal header."""
-    cells: dict[str, Any] = {}
-    for cell in plan.cells:
-        pricer = cell.price
-        cells[cell.label] = {
-            "model": cell.model.name,
-            "provider": cell.model.provider,
-            "model_id": cell.model.model_id,
-            "price_ref": pricer.ref if pricer is not None else None,
-            "price": pricer.snapshot() if pricer is not None else None,
-            "value_model": cell.workflow.value_model.model_dump(mode="json"),
-            "write_tools": sorted(cell.workflow.write_tools),
-        }
+def new_tallies(spec: RunSpec) -> dict[str, CellTally]:
+    """An empty running tally per cell, in the spec's cell order."""
+    return {c.label: CellTally(write_tools=frozenset(c.workflow.write_tools)) for c in spec.cells}
+
+
+def tally_trials(spec: RunSpec, trials: Iterable[TrialRecord]) -> dict[str, CellTally]:
+    """The tallies of `trials`, by cell."""
+    tallies = new_tallies(spec)
+    for t in trials:
+        tallies[t.cell].add(t)
+    return tallies
+
+
+def tally_journal(spec: RunSpec, path: Path) -> tuple[dict[str, CellTally], JournalScan]:
+    """The tallies of a journal's trials (one streaming pass) and what resuming it needs."""
+    tallies = new_tallies(spec)
+
+    def add(trial: TrialRecord) -> None:
+        tally = tallies.get(trial.cell)
+        if tally is None:
+            raise ValueError(f"a trial of cell {trial.cell!r}, which the run spec does not have")
+        tally.add(trial)
+
+    return tallies, scan_journal(path, on_trial=add)
+
+
+def summarize(spec: RunSpec, tallies: dict[str, CellTally]) -> dict[str, CellSummary]:
+    """Every cell's figures, from the recorded value models, outcome pricing and seed."""
     return {
-        "outcome_pricing": plan.suite.config.outcome_pricing.model_dump(mode="json"),
-        "bootstrap_seed": plan.seed,
-        "cells": cells,
+        cell.label: summarize_tally(
+            cell.label,
+            tallies[cell.label],
+            cell.workflow.value_model,
+            spec.outcome_pricing,
+            seed=spec.seed,
+        )
+        for cell in spec.cells
     }

@@ -90,7 +90,9 @@ class CellTally:
     user_sim_spend: MoneySum = field(default_factory=MoneySum)
     user_sim_requests: int = 0
     retried_calls: int = 0
-    """Calls that failed and were retried (any role)."""
+    """Calls that are retries of a failed attempt (attempt > 0, any role)."""
+    failed_attempts: int = 0
+    """Calls that failed (retried after or not: a final error counts too)."""
     cached_calls: int = 0
     estimated_usage_calls: int = 0
     lost_spend: MoneySum = field(default_factory=MoneySum)
@@ -126,7 +128,8 @@ class CellTally:
                     if money is None:
                         money = self.role_spend[call.role] = MoneySum()
                     money.add(call.cost_usd)
-            self.retried_calls += call.error is not None
+            self.retried_calls += call.attempt > 0
+            self.failed_attempts += call.error is not None
             self.cached_calls += call.cached
             self.estimated_usage_calls += call.usage_estimated
         for call in trial.lost_calls:

@@ -47,7 +47,6 @@ from roibench.run.runner import (
     RunOptions,
     RunPlan,
     RunResult,
-    _fresh_spend,
     _SpendBudget,
     trial_seed,
 )
@@ -435,11 +434,11 @@ class RayExecutor:
                         item = self._lost_record(cells[key[0]], key, lost[key])
                     record: TrialRecord = item
                     if self.budget is not None and kind == "trial":
-                        self.budget.release.remote(key, _fresh_spend(record))
+                        self.budget.release.remote(key, record.fresh_cost_usd)
                     if key in finished:  # a duplicate of a re-queued trial: never billed twice
                         continue
                     finished.add(key)
-                    trial_spend += _fresh_spend(record)
+                    trial_spend += record.fresh_cost_usd
                     if self.options.keep_trials:
                         result.trials[key[0]].append(record)
                     if self.journal is not None:

@@ -239,12 +239,6 @@ class RunResult:
     """Fresh spend of this invocation (cached calls excluded)."""
 
 
-def _fresh_spend(record: TrialRecord) -> Decimal:
-    """What a trial cost this invocation: its calls not served from cache."""
-    fresh = (c.cost_usd for c in record.calls if c.cost_usd is not None and not c.cached)
-    return sum(fresh, Decimal(0))
-
-
 class _SpendBudget:
     """`--max-spend`: a trial starts only if the fresh spend so far, plus a running estimate of
     one trial for every trial in flight and this one, stays within the cap. The estimate is the
@@ -420,7 +414,7 @@ class Runner:
                     except BaseException:  # cancelled: give the reservation back
                         await self._budget.release(cell.label, Decimal(0))
                         raise
-                    await self._budget.release(cell.label, _fresh_spend(record))
+                    await self._budget.release(cell.label, record.fresh_cost_usd)
                     if self.options.keep_trials:
                         result.trials[cell.label].append(record)
                     if self.journal is not None:

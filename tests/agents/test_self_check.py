@@ -12,9 +12,10 @@ from roibench.agent import REJECTED_PREFIX, action_review_request, parse_verdict
 from roibench.config.suite import parse_suite
 from roibench.config.tasks import Action, Task
 from roibench.core.outcomes import OutcomeStatus
+from roibench.results.summary import summarize, tally_trials
+from roibench.run.plan import spec_for
 from roibench.run.plugins import resolve_agent
 from roibench.run.runner import Runner, plan_suite
-from roibench.run.session import summarize, tally_trials
 from roibench.sim.player import SimPlayer, is_tempting
 from roibench.sim.profiles import PROFILES
 from roibench.sim.server import SimServer
@@ -158,7 +159,7 @@ def test_self_check_trades_cost_for_less_harm(tmp_path: Path) -> None:
     reviews = [c for r in checked for c in r.calls if c.role == "verifier"]
     assert reviews and all(c.role == "agent" for r in react for c in r.calls)
     plan = plan_suite(suite)
-    summaries = summarize(plan, tally_trials(plan, react + checked))
+    summaries = summarize(spec_for(plan), tally_trials(spec_for(plan), react + checked))
     verifier = summaries["refunds/self_check/sim/budget"].metrics
     by_hand = sum((c.cost_usd for c in reviews if c.cost_usd is not None), Decimal(0))
     assert verifier["verifier_spend_usd"] == float(by_hand) > 0

@@ -121,23 +121,23 @@ def test_logged_figures_equal_a_recomputation_from_the_journal(
 
     from roibench.journal.store import read_journal
     from roibench.results.summary import summarize_cell
-    from roibench.run.session import plan_from_journal
+    from roibench.run.plan import read_run_spec
 
     client, tmp = quickstart
     journal = next((tmp / "runs").rglob("journal.jsonl"))
     contents = read_journal(journal)
-    plan = plan_from_journal(contents.header, journal)
+    spec = read_run_spec(journal)
     exp = client.get_experiment_by_name("quickstart")
     assert exp is not None
     children = {
         r.info.run_name: r for r in client.search_runs([exp.experiment_id])
         if "mlflow.parentRunId" in r.data.tags
     }  # fmt: skip
-    for cell in plan.cells:
+    for cell in spec.cells:
         trials = [t for t in contents.trials if t.cell == cell.label]
         expected = summarize_cell(
-            cell.label, trials, cell.workflow.value_model, plan.suite.config.outcome_pricing,
-            write_tools=cell.workflow.write_tools, seed=plan.seed,
+            cell.label, trials, cell.workflow.value_model, spec.outcome_pricing,
+            write_tools=frozenset(cell.workflow.write_tools), seed=spec.seed,
         ).metrics  # fmt: skip
         run = children[cell.label]
         logged = {k: v for k, v in run.data.metrics.items() if k != "traces"}

@@ -189,8 +189,8 @@ def test_cli_bad_card_file_exits_2_naming_line(journal: Path, tmp_path: Path) ->
     assert "cards.0.input_per_mtok" in out.stderr.replace("\n", "")
 
 
-def test_journal_without_economics_header(tmp_path: Path) -> None:
+def test_journal_without_a_run_header(tmp_path: Path) -> None:
     old = tmp_path / "journal.jsonl"
     old.write_text('{"kind":"header","suite":"x"}\n', encoding="utf-8")
-    with pytest.raises(InputError, match="economics"):
+    with pytest.raises(InputError, match="no RunSpec and no recorded suite text"):
         reprice_journal(old)

@@ -31,6 +31,7 @@ def call(
     cached: bool = False,
     estimated: bool = False,
     tokens: int = 100,
+    attempt: int = 0,
 ) -> CallRecord:
     return CallRecord(
         role=role,
@@ -41,6 +42,7 @@ def call(
         error=error,
         cached=cached,
         usage_estimated=estimated,
+        attempt=attempt,
     )
 
 
@@ -89,7 +91,9 @@ def test_a_tally_counted_by_hand() -> None:
             writes=2, lost=(call("0.30"), call("0.01")), invalid=1,
         )
     )  # fmt: skip
-    tally.add(trial("t1", 1, Outcome.failed("wrong"), (call("0.20", cached=True),), writes=1))
+    tally.add(
+        trial("t1", 1, Outcome.failed("wrong"), (call("0.20", cached=True, attempt=1),), writes=1)
+    )
     tally.add(
         trial(
             "t2", 0, Outcome.harmful("over-refund", loss_usd=D("7.5")),
@@ -102,7 +106,9 @@ def test_a_tally_counted_by_hand() -> None:
     assert sorted(tally.latencies_s) == [0.1, 0.1, 0.1, 0.5]
     assert tally.usage.requests == 4 and tally.usage.input_tokens == 400
     assert tally.loss_usd == D("7.5")
-    assert (tally.retried_calls, tally.cached_calls, tally.estimated_usage_calls) == (1, 1, 1)
+    # one failed attempt (the rate limit) and, apart, one call that was a retry (attempt 1)
+    assert (tally.retried_calls, tally.failed_attempts) == (1, 1)
+    assert (tally.cached_calls, tally.estimated_usage_calls) == (1, 1)
     assert tally.lost_spend.total_usd == D("0.31") and tally.lost_spend.calls == 2
     assert tally.invalid_tool_calls == 1
     assert tally.trials == 3

@@ -22,9 +22,10 @@ ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install '
 from roibench.config.suite import load_suite  # noqa: E402
 from roibench.core.records import TrialRecord  # noqa: E402
 from roibench.journal.store import Journal, TrialKey, read_journal, trial_key  # noqa: E402
+from roibench.results.summary import summarize, tally_trials  # noqa: E402
+from roibench.run.plan import spec_for  # noqa: E402
 from roibench.run.ray_executor import RayExecutor  # noqa: E402
 from roibench.run.runner import Runner, RunOptions, RunPlan, plan_suite  # noqa: E402
-from roibench.run.session import summarize, tally_trials  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 QUICKSTART = REPO / "evals" / "quickstart.toml"
@@ -81,7 +82,7 @@ def metrics(
     crash (checked apart), from trials in key order (the bootstrap groups tasks in the order
     they appear)."""
     ordered = sorted(trials, key=trial_key)
-    summaries = summarize(plan, tally_trials(plan, ordered))
+    summaries = summarize(spec_for(plan), tally_trials(spec_for(plan), ordered))
     return {
         label: {k: v for k, v in s.metrics.items() if k not in VARIABLE | LOST | ignore}
         for label, s in summaries.items()
@@ -112,7 +113,7 @@ def assert_same_as_reference(
 
 def test_core_never_imports_ray() -> None:
     code = (
-        "import sys, roibench.cli.app, roibench.run.runner, roibench.run.session\n"
+        "import sys, roibench.cli.app, roibench.run.runner, roibench.run.orchestrator\n"
         "import roibench.run.executors\n"
         "assert 'ray' not in sys.modules, 'ray imported'\n"
     )
@@ -197,8 +198,10 @@ def test_killed_worker_loses_no_trial_and_bills_none_twice(
     for t in rerun:
         assert len(contents.calls[trial_key(t)]) == len(t.calls) + len(t.lost_calls)
     # ...and are reported as lost spend, once
-    tallies = tally_trials(plan, contents.trials)
-    reported = sum(s.metrics.get("lost_calls") or 0 for s in summarize(plan, tallies).values())
+    tallies = tally_trials(spec_for(plan), contents.trials)
+    reported = sum(
+        s.metrics.get("lost_calls") or 0 for s in summarize(spec_for(plan), tallies).values()
+    )
     assert reported == sum(len(t.lost_calls) for t in contents.trials)
     assert result.spent_usd >= sum(
         (c.cost_usd or Decimal(0) for t in contents.trials for c in t.calls), Decimal(0)

@@ -8,8 +8,9 @@ from pathlib import Path
 from roibench.config.suite import load_suite
 from roibench.core.records import TrialRecord
 from roibench.journal.store import Journal, iter_trials, trial_key
+from roibench.results.summary import new_tallies, summarize, tally_trials
+from roibench.run.plan import spec_for
 from roibench.run.runner import Runner, RunOptions, plan_suite
-from roibench.run.session import new_tallies, summarize, tally_trials
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -23,7 +24,7 @@ def test_a_run_that_keeps_no_trials_loses_nothing(tmp_path: Path) -> None:
     reference = [t for ts in kept.trials.values() for t in ts]
     assert len(reference) == plan.total_trials == 4 * 3 * 2
 
-    tallies = new_tallies(plan)
+    tallies = new_tallies(spec_for(plan))
     seen: list[TrialRecord] = []
 
     def progress(record: TrialRecord) -> None:
@@ -40,8 +41,8 @@ def test_a_run_that_keeps_no_trials_loses_nothing(tmp_path: Path) -> None:
     assert {trial_key(t) for t in journaled} == {trial_key(t) for t in reference}
 
     # the simulator is deterministic per (task, trial seed): same outcomes and costs
-    from_tallies = summarize(plan, tallies)
-    from_records = summarize(plan, tally_trials(plan, reference))
+    from_tallies = summarize(spec_for(plan), tallies)
+    from_records = summarize(spec_for(plan), tally_trials(spec_for(plan), reference))
     for label, summary in from_records.items():
         streamed = from_tallies[label].metrics
         for name in ("trials", "success_rate", "spend_usd", "pass_hat_2", "harm_rate"):

@@ -197,11 +197,12 @@ time.sleep(600)
 def test_a_helper_that_dies_half_way_leaves_the_rest_to_the_sink(tmp_path: Path) -> None:
     from roibench.config.suite import load_suite
     from roibench.journal.store import Journal
+    from roibench.run.plan import spec_for
     from roibench.run.runner import plan_suite
     from roibench.sinks.mlflow.runs import finish_streamed_traces, trace_fields
     from roibench.sinks.mlflow.trace_stream import TraceStreamer
 
-    plan = plan_suite(load_suite(REPO / "evals/quickstart.toml"))
+    plan = spec_for(plan_suite(load_suite(REPO / "evals/quickstart.toml")))
     cell = plan.cells[0]
     uri = f"sqlite:///{tmp_path / 'm.db'}"
     client = MlflowClient(tracking_uri=uri)

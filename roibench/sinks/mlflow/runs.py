@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import tempfile
 import time
 import warnings
@@ -14,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import mlflow
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
@@ -21,8 +21,9 @@ from mlflow.tracking import MlflowClient
 from roibench import __version__
 from roibench.core.errors import InputError
 from roibench.core.records import TrialRecord
+from roibench.core.secrets import redact
+from roibench.journal.spec import CellSpec, RunSpec
 from roibench.results.summary import CellSummary
-from roibench.run.runner import Cell, RunPlan
 from roibench.sinks.mlflow.trace_stream import StreamedTraces, TraceStreamer
 
 MAX_PARAM = 500  # MLflow's param value limit is 6000 chars; keep params short and readable
@@ -56,35 +57,26 @@ def trace_sample_from_env(total_trials: int = 0) -> float:
     return value
 
 
-def git_commit(path: Path) -> str | None:
-    """The commit of the git checkout holding `path`, if any."""
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True, timeout=5
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
-
-
-def cell_params(cell: Cell, plan: RunPlan) -> dict[str, str]:
-    """The child run's params. Never a secret: only names, ids, prices and hashes."""
-    provider = cell.model.resolved_provider()
+def cell_params(cell: CellSpec, spec: RunSpec) -> dict[str, str]:
+    """The child run's params, from the run's spec. Never a secret: only names, ids, prices
+    and hashes."""
     value = cell.workflow.value_model
-    pricing = plan.suite.config.outcome_pricing
-    card = cell.price
+    pricing = spec.outcome_pricing
+    card = cell.price.pricer() if cell.price is not None else None
     params = {
         "workflow": cell.workflow.name,
         "agent": cell.agent.name,
-        "provider": provider.name,
+        "provider": cell.model.provider.name,
         "model": cell.model.name,
         "model_id": cell.model.model_id,
-        "trials": str(plan.trials),
-        "tasks": str(len(cell.tasks)),
-        "seed": str(plan.seed),
-        "dataset": cell.dataset.path.name,
-        "dataset_hash": cell.dataset.short_hash,
-        "max_steps": str(cell.agent_ref.max_steps),
+        "trials": str(spec.trials),
+        "tasks": str(len(cell.workflow.tasks)),
+        "seed": str(spec.seed),
+        "dataset": Path(cell.workflow.dataset).name,
+        "dataset_hash": cell.workflow.dataset_short_hash,
+        "workflow_code_hash": (cell.workflow.code_sha256 or "none")[:12],
+        "policy_hash": cell.workflow.policy_sha256[:12],
+        "max_steps": str(cell.agent.ref.max_steps),
         **(
             card.params()
             if card
@@ -162,7 +154,7 @@ class CellTables:
 
 
 def gather_tables(
-    plan: RunPlan,
+    spec: RunSpec,
     trials: Iterable[TrialRecord],
     trace_sample: float,
     streamed: StreamedTraces | None = None,
@@ -171,14 +163,14 @@ def gather_tables(
     trials that still need a trace are kept whole."""
     from roibench.sinks.mlflow.traces import trace_sampled
 
-    tables = {c.label: CellTables() for c in plan.cells}
+    tables = {c.label: CellTables() for c in spec.cells}
     for t in trials:
         table = tables.get(t.cell)
         if table is None:
             continue
         table.trial_rows.append(trial_row(t))
         table.call_rows.extend(call_rows(t))
-        if trace_sampled(plan.seed, t.task_id, t.trial, trace_sample):
+        if trace_sampled(spec.seed, t.task_id, t.trial, trace_sample):
             table.traced += 1
             done = streamed.keys.get(t.cell, set()) if streamed else set()
             if (t.task_id, t.trial) not in done:  # not streamed (or streaming failed)
@@ -186,26 +178,15 @@ def gather_tables(
     return tables
 
 
-def dataset_frame(cell: Cell) -> Any:
-    """The cell's tasks as a DataFrame (state and expectations as JSON text)."""
+def dataset_frame(cell: CellSpec) -> Any:
+    """The cell's tasks as the run recorded them (id and tier, in run order); the tasks
+    themselves are in the dataset file, the input's source, checked by its digest."""
     import pandas as pd
 
-    return pd.DataFrame(
-        [
-            {
-                "id": t.id,
-                "tier": t.tier,
-                "prompt": t.prompt,
-                "initial_state": json.dumps(t.initial_state, sort_keys=True, default=str),
-                "expected": json.dumps(t.expected, sort_keys=True, default=str),
-                "required_facts": json.dumps(t.required_facts),
-            }
-            for t in cell.tasks
-        ]
-    )
+    return pd.DataFrame([{"id": t.id, "tier": t.tier} for t in cell.workflow.tasks])
 
 
-def log_dataset_input(client: MlflowClient, run_id: str, cell: Cell) -> None:
+def log_dataset_input(client: MlflowClient, run_id: str, cell: CellSpec) -> None:
     """Log the cell's dataset as a run input, named after the file, digest = its hash."""
     import mlflow.data
     from mlflow.entities import DatasetInput, InputTag
@@ -214,9 +195,9 @@ def log_dataset_input(client: MlflowClient, run_id: str, cell: Cell) -> None:
         warnings.simplefilter("ignore", UserWarning)
         dataset = mlflow.data.from_pandas(  # type: ignore[attr-defined]
             dataset_frame(cell),
-            source=str(cell.dataset.path.resolve()),
-            name=f"{cell.workflow.name}:{cell.dataset.path.name}",
-            digest=cell.dataset.short_hash,
+            source=cell.workflow.dataset,
+            name=f"{cell.workflow.name}:{Path(cell.workflow.dataset).name}",
+            digest=cell.workflow.dataset_short_hash,
         )
     client.log_inputs(
         run_id,
@@ -225,7 +206,7 @@ def log_dataset_input(client: MlflowClient, run_id: str, cell: Cell) -> None:
                 dataset._to_mlflow_entity(),
                 tags=[
                     InputTag("mlflow.data.context", "eval"),
-                    InputTag("roibench.sha256", cell.dataset.sha256),
+                    InputTag("roibench.sha256", cell.workflow.dataset_sha256),
                 ],
             )
         ],
@@ -233,7 +214,7 @@ def log_dataset_input(client: MlflowClient, run_id: str, cell: Cell) -> None:
 
 
 def log_plots(
-    client: MlflowClient, run_id: str, plan: RunPlan, summaries: dict[str, CellSummary]
+    client: MlflowClient, run_id: str, spec: RunSpec, summaries: dict[str, CellSummary]
 ) -> list[str]:
     """The suite's plots as PNG artifacts under `plots/` of the parent run."""
     from roibench.sinks.plots import CellPoint, suite_plots
@@ -244,9 +225,9 @@ def log_plots(
             metrics=summaries[c.label].metrics,
             economics=summaries[c.label].economics,
         )
-        for c in plan.cells
+        for c in spec.cells
     ]
-    images = suite_plots(cells, plan.suite.config.outcome_pricing)
+    images = suite_plots(cells, spec.outcome_pricing)
     with tempfile.TemporaryDirectory() as tmp:
         for name, png in images.items():
             (Path(tmp) / name).write_bytes(png)
@@ -255,7 +236,7 @@ def log_plots(
 
 
 def log_suite_run(
-    plan: RunPlan,
+    spec: RunSpec,
     trials: Iterable[TrialRecord],
     summaries: dict[str, CellSummary],
     journal_path: Path | None,
@@ -265,6 +246,7 @@ def log_suite_run(
     trace_sample: float | None = None,
     trace_method: str = "auto",
     streamed: StreamedTraces | TraceStreamer | None = None,
+    extra_tags: dict[str, str] | None = None,
 ) -> str:
     """Log the parent and child runs; return the parent run id. `trials`: every trial of the
     run, iterated once (e.g. `journal.iter_trials`, so a long run is never held in memory).
@@ -288,23 +270,24 @@ def log_suite_run(
         streamer, written = streamed, StreamedTraces(keys=streamed.keys)
     else:
         streamer, written = None, streamed
-    tables = gather_tables(plan, trials, trace_sample, written)
+    tables = gather_tables(spec, trials, trace_sample, written)
 
     client = MlflowClient()
-    cfg = plan.suite.config
-    name = experiment_name or cfg.name
+    name = experiment_name or spec.suite.name
     experiment = client.get_experiment_by_name(name)
     experiment_id = (
         experiment.experiment_id if experiment is not None else client.create_experiment(name)
     )
-    commit = git_commit(plan.suite.path.parent)
     common_tags = {
-        "roibench.simulated": str(plan.simulated).lower(),
-        "roibench.version": __version__,
-        "roibench.suite": cfg.name,
+        "roibench.simulated": str(spec.simulated).lower(),
+        "roibench.version": spec.roibench_version,
+        "roibench.suite": spec.suite.name,
+        **(extra_tags or {}),
     }
-    if commit:
-        common_tags["roibench.git_commit"] = commit
+    if spec.roibench_version != __version__:
+        common_tags["roibench.logged_by_version"] = __version__
+    if spec.git_commit:
+        common_tags["roibench.git_commit"] = spec.git_commit
     parent = client.create_run(
         experiment_id, run_name=run_name, tags={**common_tags, "roibench.role": "suite"}
     )
@@ -314,25 +297,27 @@ def log_suite_run(
         client.log_batch(
             pid,
             params=[
-                Param("suite", cfg.name),
-                Param("suite_file", str(plan.suite.path.name)),
-                Param("trials", str(plan.trials)),
-                Param("seed", str(plan.seed)),
-                Param("concurrency", str(plan.concurrency)),
-                Param("cells", str(len(plan.cells))),
-                Param("outcome_scheme", cfg.outcome_pricing.scheme),
-                Param("outcome_price_usd", str(cfg.outcome_pricing.price_usd)),
+                Param("suite", spec.suite.name),
+                Param("suite_file", Path(spec.suite.file).name),
+                Param("suite_hash", spec.suite.sha256[:12]),
+                Param("trials", str(spec.trials)),
+                Param("seed", str(spec.seed)),
+                Param("concurrency", str(spec.options.concurrency)),
+                Param("cells", str(len(spec.cells))),
+                Param("outcome_scheme", spec.outcome_pricing.scheme),
+                Param("outcome_price_usd", str(spec.outcome_pricing.price_usd)),
                 Param("trace_sample", str(trace_sample)),
+                Param("schema_version", str(spec.schema_version)),
             ],
         )
         with tempfile.TemporaryDirectory() as tmp:
-            suite_copy = Path(tmp) / plan.suite.path.name
-            suite_copy.write_text(plan.suite.text, encoding="utf-8")
+            suite_copy = Path(tmp) / Path(spec.suite.file).name
+            suite_copy.write_text(redact(spec.suite.text), encoding="utf-8")
             client.log_artifact(pid, str(suite_copy), "suite")
         if journal_path is not None and journal_path.exists():
             client.log_artifact(pid, str(journal_path), "journal")
         cell_runs: dict[str, str] = {}
-        for cell in plan.cells:
+        for cell in spec.cells:
             summary = summaries[cell.label]
             table = tables.pop(cell.label)  # dropped once logged
             tags = {
@@ -346,7 +331,7 @@ def log_suite_run(
             cid = child.info.run_id
             client.log_batch(
                 cid,
-                params=[Param(k, v) for k, v in cell_params(cell, plan).items()],
+                params=[Param(k, v) for k, v in cell_params(cell, spec).items()],
                 metrics=[Metric(k, v, now, 0) for k, v in summary.metrics.items()],
                 tags=[RunTag("roibench.notes", "; ".join(summary.economics.notes))]
                 if summary.economics.notes
@@ -359,7 +344,7 @@ def log_suite_run(
             mlflow.log_table(pd.DataFrame(table.call_rows), artifact_file="calls.json", run_id=cid)
             if table.to_trace:
                 write_cell_traces(
-                    client, plan, cell, experiment_id, cid, table.to_trace, trace_method
+                    client, spec, cell, experiment_id, cid, table.to_trace, trace_method
                 )
             if written and written.ids.get(cell.label):
                 link_traces(client, written.ids[cell.label], cid)
@@ -367,10 +352,10 @@ def log_suite_run(
             cell_runs[cell.label] = cid
             if streamer is None:
                 client.set_terminated(cid, "FINISHED")
-        log_plots(client, pid, plan, summaries)
+        log_plots(client, pid, spec, summaries)
         if streamer is not None:
             finish_streamed_traces(
-                client, plan, streamer, cell_runs, journal_path, experiment_id, trace_method
+                client, spec, streamer, cell_runs, journal_path, experiment_id, trace_method
             )
         client.set_terminated(pid, "FINISHED")
     except BaseException:
@@ -381,7 +366,7 @@ def log_suite_run(
 
 def finish_streamed_traces(
     client: MlflowClient,
-    plan: RunPlan,
+    spec: RunSpec,
     streamer: TraceStreamer,
     cell_runs: dict[str, str],
     journal_path: Path | None,
@@ -408,10 +393,10 @@ def finish_streamed_traces(
         for t in iter_trials(journal_path):
             if t.cell in missing and (t.task_id, t.trial) in missing[t.cell]:
                 handed[t.cell].append(t)
-        for cell in plan.cells:
+        for cell in spec.cells:
             if handed.get(cell.label):
                 write_cell_traces(
-                    client, plan, cell, experiment_id, cell_runs[cell.label],
+                    client, spec, cell, experiment_id, cell_runs[cell.label],
                     handed[cell.label], trace_method,
                 )  # fmt: skip
     for cid in cell_runs.values():
@@ -420,8 +405,8 @@ def finish_streamed_traces(
 
 def write_cell_traces(
     client: MlflowClient,
-    plan: RunPlan,
-    cell: Cell,
+    spec: RunSpec,
+    cell: CellSpec,
     experiment_id: str,
     run_id: str,
     trials: list[TrialRecord],
@@ -430,22 +415,22 @@ def write_cell_traces(
     """Write a trace for each of a cell's `trials`, linked to the cell's run."""
     from roibench.sinks.mlflow.traces import TraceContext, log_trial_traces
 
-    ctx = TraceContext(experiment_id=experiment_id, run_id=run_id, **trace_fields(cell, plan))
+    ctx = TraceContext(experiment_id=experiment_id, run_id=run_id, **trace_fields(cell, spec))
     log_trial_traces(trials, ctx, client, method=trace_method)
 
 
-def trace_fields(cell: Cell, plan: RunPlan) -> dict[str, Any]:
+def trace_fields(cell: CellSpec, spec: RunSpec) -> dict[str, Any]:
     """What a cell's traces share, besides the experiment and run."""
     return {
         "cell": cell.label,
         "model_id": cell.model.model_id,
-        "provider": cell.model.resolved_provider().name,
-        "simulated": plan.simulated,
+        "provider": cell.model.provider.name,
+        "simulated": spec.simulated,
     }
 
 
 def start_trace_streamer(
-    plan: RunPlan, experiment_name: str | None, sample: float, journal: Path
+    spec: RunSpec, experiment_name: str | None, sample: float, journal: Path
 ) -> TraceStreamer | None:
     """Start writing traces from a helper process as trials finish (see trace_stream): the
     trials appended to `journal` from now on. None when there is nothing to trace or the
@@ -454,7 +439,7 @@ def start_trace_streamer(
         return None
     try:
         client = MlflowClient()
-        name = experiment_name or plan.suite.config.name
+        name = experiment_name or spec.suite.name
         experiment = client.get_experiment_by_name(name)
         experiment_id = (
             experiment.experiment_id if experiment is not None else client.create_experiment(name)
@@ -462,8 +447,8 @@ def start_trace_streamer(
     except Exception:  # the sink reports an unreachable store at the end
         return None
     contexts = {}
-    for cell in plan.cells:
-        fields = trace_fields(cell, plan)
+    for cell in spec.cells:
+        fields = trace_fields(cell, spec)
         del fields["cell"]
         contexts[cell.label] = fields
     return TraceStreamer(
@@ -472,7 +457,7 @@ def start_trace_streamer(
         contexts,
         journal=journal,
         sample=sample,
-        seed=plan.seed,
+        seed=spec.seed,
     )
 
 
@@ -481,3 +466,56 @@ def summary_json(summaries: dict[str, CellSummary]) -> str:
     return json.dumps(
         {label: s.metrics for label, s in summaries.items()}, indent=2, sort_keys=True
     )
+
+
+@dataclass
+class MlflowOutcome:
+    """Whether logging worked."""
+
+    run_id: str | None
+    tracking_uri: str
+    error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def tracking_reachable(uri: str, timeout_s: float = 3.0) -> str | None:
+    """None if an HTTP tracking server answers its health check, else why not. Local stores
+    (sqlite, files) are always reachable."""
+    if not uri.startswith(("http://", "https://")):
+        return None
+    try:
+        httpx.get(uri.rstrip("/") + "/health", timeout=timeout_s)
+    except httpx.HTTPError as exc:
+        return f"{type(exc).__name__} connecting to {uri}"
+    return None
+
+
+def log_to_mlflow(
+    spec: RunSpec,
+    trials: Iterable[TrialRecord],
+    summaries: dict[str, CellSummary],
+    journal_path: Path,
+    experiment: str | None,
+    *,
+    trace_sample: float | None = None,
+    streamed: StreamedTraces | TraceStreamer | None = None,
+    extra_tags: dict[str, str] | None = None,
+) -> MlflowOutcome:
+    """Log the run (`trials`: every trial, read once — e.g. streamed from the journal); on an
+    unreachable or failing tracking server, say so instead of raising (the journal already
+    holds everything; `roibench log` retries later)."""
+    uri = mlflow.get_tracking_uri()
+    problem = tracking_reachable(uri)
+    try:
+        if problem is not None:
+            return MlflowOutcome(None, uri, problem)
+        run_id = log_suite_run(
+            spec, trials, summaries, journal_path, spec.run_name, experiment,
+            trace_sample=trace_sample, streamed=streamed, extra_tags=extra_tags,
+        )  # fmt: skip
+    except Exception as exc:  # the run's results are safe in the journal whatever happens here
+        return MlflowOutcome(None, uri, redact(f"{type(exc).__name__}: {exc}")[:500])
+    finally:
+        if isinstance(streamed, TraceStreamer):
+            streamed.close()  # the helper never outlives logging, whatever happened
+    return MlflowOutcome(run_id, uri)
