@@ -194,3 +194,36 @@ def test_journal_without_a_run_header(tmp_path: Path) -> None:
     old.write_text('{"kind":"header","suite":"x"}\n', encoding="utf-8")
     with pytest.raises(InputError, match="no RunSpec and no recorded suite text"):
         reprice_journal(old)
+
+
+def test_lost_calls_are_repriced_with_the_calls() -> None:
+    from roibench.cli.reprice import reprice_trial
+    from roibench.core.outcomes import Outcome
+    from roibench.core.records import CallRecord, CallRole, TrialRecord
+    from roibench.core.usage import Usage
+    from roibench.pricing.cards import DEFAULT_FX, CardPricer, PriceCard
+
+    at = datetime(2026, 11, 2, 12, tzinfo=UTC)
+
+    def call(tokens: int, role: CallRole = CallRole.AGENT) -> CallRecord:
+        return CallRecord(role=role, started_at=at, latency_s=0.1, cost_usd=Decimal("9"),
+                          usage=Usage(input_tokens=tokens, requests=1))  # fmt: skip
+
+    card = PriceCard(id="t/card", model="m", currency="USD", input_per_mtok=Decimal("2"),
+                     output_per_mtok=Decimal("0"))  # fmt: skip
+    user = PriceCard(id="t/user", model="u", currency="USD", input_per_mtok=Decimal("10"),
+                     output_per_mtok=Decimal("0"))  # fmt: skip
+    agent_pricer = CardPricer([card], DEFAULT_FX, "test")
+    user_pricer = CardPricer([user], DEFAULT_FX, "test")
+    trial = TrialRecord(
+        cell="w/a/m", workflow="w", agent="a", model="m", task_id="t", tier="easy", trial=0,
+        seed=1, outcome=Outcome.resolved(), calls=(call(500_000), call(100_000, CallRole.USER_SIM)),
+        usage=Usage(), cost_usd=Decimal("18"), steps=1, started_at=at, duration_s=1.0,
+        lost_calls=(call(250_000),),
+    )  # fmt: skip
+    again = reprice_trial(trial, lambda role: user_pricer if role == "user_sim" else agent_pricer)
+    # by hand: 0.5 Mtok x $2 = $1 (agent), 0.1 Mtok x $10 = $1 (user simulator's own card),
+    # the lost attempt 0.25 Mtok x $2 = $0.50
+    assert [c.cost_usd for c in again.calls] == [Decimal("1"), Decimal("1")]
+    assert again.cost_usd == Decimal("2")
+    assert [c.cost_usd for c in again.lost_calls] == [Decimal("0.5")]

@@ -660,6 +660,24 @@ def test_tau_retail_suite_runs_offline_into_mlflow(
             assert m["cost_per_outcome_with_user_sim_usd"] == pytest.approx(
                 (m["spend_usd"] + m["user_sim_spend_usd"]) / (m["success_rate"] * m["trials"])
             )
+    # re-pricing with no options reproduces every figure: the user simulator's calls are
+    # priced with its own card (recorded in the RunSpec), not the agent's
+    journal = next((tmp_path / "runs").rglob("journal.jsonl"))
+    again = subprocess.run(
+        [sys.executable, "-m", "roibench", "reprice", str(journal)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "differ" not in again.stderr and "warning" not in again.stderr
+    from roibench.cli.reprice import reprice_journal
+
+    logged = {c.info.run_name: c.data.metrics for c in children}
+    for cell in reprice_journal(journal).cells:
+        assert cell.mismatched_calls == 0
+        assert cell.repriced.metrics == cell.original.metrics
+        assert cell.repriced.metrics["user_sim_spend_usd"] == pytest.approx(
+            logged[cell.label]["user_sim_spend_usd"], rel=1e-12
+        )
 
 
 def test_reference_actions_are_tau_actions(shared_data: Path) -> None:
