@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class OutcomeStatus(StrEnum):
-    """Who finishes the work after the agent (see DESIGN.md, Outcomes)."""
+    """Who finishes the work after the agent (README: "Outcomes")."""
 
     RESOLVED = "resolved"
     """End state matches the expectation, no policy violated: nobody."""

@@ -26,6 +26,45 @@ class CallRole(StrEnum):
     """A user simulator answering as the customer (multi-turn workflows)."""
 
 
+class ErrorClass(StrEnum):
+    """The error taxonomy: why a call failed or a trial did not finish as the agent meant."""
+
+    RATE_LIMITED = "rate_limited"
+    """Throttled (HTTP 429, provider-specific throttle bodies): retried."""
+    API_ERROR = "api_error"
+    """Server-side failure (HTTP 5xx, dropped connection): retried."""
+    TIMEOUT = "timeout"
+    """No full response within the model's `timeout_s`: retried."""
+    BILLING = "billing"
+    """Out of credit or quota: final, stops the cell."""
+    AUTH = "auth"
+    """Key missing, wrong or not allowed: final."""
+    BAD_REQUEST = "bad_request"
+    """The provider refused the request (HTTP 400/404/422): final."""
+    STEP_LIMIT = "step_limit"
+    """The agent used up its `max_steps` model turns."""
+    BUDGET_EXCEEDED = "budget_exceeded"
+    """The agent used up its token budget (`max_tokens_per_trial`)."""
+    INVALID_TOOL_CALL = "invalid_tool_call"
+    """The agent made malformed or unknown tool calls (the trial is still graded)."""
+    AGENT_ERROR = "agent_error"
+    """The agent's code raised, or stopped for a reason outside this taxonomy."""
+    WORKER_LOST = "worker_lost"
+    """A Ray worker running the trial died too many times."""
+
+    @classmethod
+    def of_stop_reason(cls, reason: str) -> ErrorClass:
+        """An agent's `run.stop_reason` in the taxonomy; ValueError naming the allowed ones."""
+        try:
+            return cls(reason)
+        except ValueError:
+            allowed = ", ".join(c.value for c in (cls.STEP_LIMIT, cls.BUDGET_EXCEEDED))
+            raise ValueError(
+                f"agent stop reason {reason!r} is not in the error taxonomy (an agent stops on "
+                f"{allowed}, or by ending its graph with no stop reason)"
+            ) from None
+
+
 class CallRecord(BaseModel):
     """One LLM request (every attempt, retries included)."""
 
@@ -38,7 +77,9 @@ class CallRecord(BaseModel):
     usage: Usage = Field(description="Normalised token usage.")
     cost_usd: Decimal | None = Field(description="Priced cost; None when no card prices it.")
     finish_reason: str | None = Field(default=None, description="As the provider reported it.")
-    error: str | None = Field(default=None, description="Error class when the request failed.")
+    error: ErrorClass | None = Field(
+        default=None, description="Error class when the request failed."
+    )
     attempt: int = Field(default=0, ge=0, description="0 for the first try, n for the n-th retry.")
     cached: bool = Field(
         default=False, description="Served from the response cache (cost = original)."
@@ -77,7 +118,7 @@ class TrialRecord(BaseModel):
     trial: int = Field(ge=0, description="Trial index k (0-based) of this task in this cell.")
     seed: int = Field(description="Seed the trial ran with.")
     outcome: Outcome
-    error_class: str | None = Field(default=None, description="Error taxonomy entry, if any.")
+    error_class: ErrorClass | None = Field(default=None, description="Error taxonomy entry.")
     calls: tuple[CallRecord, ...] = Field(description="Every LLM request of the trial.")
     usage: Usage = Field(description="Sum of the calls' usage.")
     cost_usd: Decimal | None = Field(description="Sum of call costs; None if any is unpriced.")

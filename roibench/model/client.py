@@ -24,7 +24,7 @@ from typing import Any
 import openai
 
 from roibench.core.faults import ATTEMPT_HEADER, FAULTS_HEADER
-from roibench.core.records import CallRecord, CallRole
+from roibench.core.records import CallRecord, CallRole, ErrorClass
 from roibench.core.secrets import redact
 from roibench.core.usage import (
     Usage,
@@ -43,8 +43,8 @@ class LLMError(Exception):
     """A call that failed for good. `error_class` is the taxonomy entry; `stop_cell` is set for
     billing and authentication failures, after which no further trial of the cell can succeed."""
 
-    def __init__(self, error_class: str, message: str) -> None:
-        self.error_class = error_class
+    def __init__(self, error_class: ErrorClass | str, message: str) -> None:
+        self.error_class = ErrorClass(error_class)
         self.stop_cell = error_class in ("billing", "auth")
         super().__init__(redact(message))
 
@@ -323,9 +323,9 @@ class ChatModel:
                 info = classify_status(self.endpoint.provider, exc.status_code, _status_body(exc))
                 retry_after = _retry_after_s(exc.response.headers)
             except openai.APITimeoutError:
-                info = ErrorInfo("timeout", True, "no response within the timeout")
+                info = ErrorInfo(ErrorClass.TIMEOUT, True, "no response within the timeout")
             except (openai.APIConnectionError, ValueError) as exc:
-                info = ErrorInfo("api_error", True, f"{type(exc).__name__}")
+                info = ErrorInfo(ErrorClass.API_ERROR, True, f"{type(exc).__name__}")
             if info is None:
                 turn = self._accept(
                     data,
@@ -360,7 +360,7 @@ class ChatModel:
             self.on_call(record)
 
     def _record_failure(
-        self, started: datetime, t0: float, error_class: str, attempt: int, role: CallRole
+        self, started: datetime, t0: float, error_class: ErrorClass, attempt: int, role: CallRole
     ) -> None:
         self._add_call(
             CallRecord(

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from roibench.core.records import ErrorClass
 from roibench.core.secrets import redact
 from roibench.model.providers import Provider
 
@@ -20,8 +21,9 @@ from roibench.model.providers import Provider
 class ErrorInfo:
     """What an error means for the run."""
 
-    error_class: str
-    """Taxonomy entry: rate_limited, api_error, timeout, billing, auth, bad_request."""
+    error_class: ErrorClass
+    """Taxonomy entry (a string enum): rate_limited, api_error, timeout, billing, auth,
+    bad_request."""
     retryable: bool
     message: str
     """Redacted provider message."""
@@ -33,11 +35,11 @@ class ErrorInfo:
 
 
 _MINIMAX = {
-    1002: ("rate_limited", True),
-    1004: ("auth", False),
-    1008: ("billing", False),
-    1039: ("bad_request", False),
-    2013: ("bad_request", False),
+    1002: (ErrorClass.RATE_LIMITED, True),
+    1004: (ErrorClass.AUTH, False),
+    1008: (ErrorClass.BILLING, False),
+    1039: (ErrorClass.BAD_REQUEST, False),
+    2013: (ErrorClass.BAD_REQUEST, False),
 }
 
 
@@ -59,35 +61,35 @@ def classify_status(provider: Provider, status: int, body: Any) -> ErrorInfo:
         isinstance(body, Mapping) and "request_id" in body and "aliyun" in message
     )
     if status == 402:
-        return ErrorInfo("billing", False, text or "payment required")
+        return ErrorInfo(ErrorClass.BILLING, False, text or "payment required")
     if status == 401:
-        return ErrorInfo("auth", False, text or "unauthorized")
+        return ErrorInfo(ErrorClass.AUTH, False, text or "unauthorized")
     if status == 403:
         if code == "30011" or "balance" in message.lower():
-            return ErrorInfo("billing", False, text)
-        return ErrorInfo("auth", False, text or "forbidden")
+            return ErrorInfo(ErrorClass.BILLING, False, text)
+        return ErrorInfo(ErrorClass.AUTH, False, text or "forbidden")
     if status == 429:
         if code == "1113":  # Zhipu: balance exhausted or no resource package
-            return ErrorInfo("billing", False, text)
+            return ErrorInfo(ErrorClass.BILLING, False, text)
         if type_ == "exceeded_current_quota_error":  # Kimi billing
-            return ErrorInfo("billing", False, text)
+            return ErrorInfo(ErrorClass.BILLING, False, text)
         if "insufficient_quota" in (type_, code) and not dashscope:
-            return ErrorInfo("billing", False, text)
-        return ErrorInfo("rate_limited", True, text or "rate limited")
+            return ErrorInfo(ErrorClass.BILLING, False, text)
+        return ErrorInfo(ErrorClass.RATE_LIMITED, True, text or "rate limited")
     if status in (408, 409, 425) or status >= 500:
-        return ErrorInfo("api_error", True, text or f"HTTP {status}")
-    return ErrorInfo("bad_request", False, text or f"HTTP {status}")
+        return ErrorInfo(ErrorClass.API_ERROR, True, text or f"HTTP {status}")
+    return ErrorInfo(ErrorClass.BAD_REQUEST, False, text or f"HTTP {status}")
 
 
 def classify_body(provider: Provider, body: Any) -> ErrorInfo | None:
     """An error hidden in a 200 response (MiniMax `base_resp`), or None."""
     if not isinstance(body, Mapping):
-        return ErrorInfo("api_error", True, "response is not a JSON object")
+        return ErrorInfo(ErrorClass.API_ERROR, True, "response is not a JSON object")
     base = body.get("base_resp")
     if isinstance(base, Mapping):
         status = base.get("status_code")
         if isinstance(status, int) and status != 0:
-            error_class, retryable = _MINIMAX.get(status, ("api_error", False))
+            error_class, retryable = _MINIMAX.get(status, (ErrorClass.API_ERROR, False))
             return ErrorInfo(
                 error_class, retryable, redact(str(base.get("status_msg") or ""))[:500]
             )

@@ -1,5 +1,6 @@
 """Economics of a cell: spend, cost per outcome, buyer totals and ROI under per-token and
-outcome pricing, vendor margin, the price corridor — by the formulas in DESIGN.md.
+outcome pricing, vendor margin, the price corridor — by the formulas in the README ("How costs
+and ROI are computed").
 
 Everything in money is Decimal and None where it is undefined or unpriced, never 0.
 """
@@ -141,7 +142,7 @@ def cell_economics(
     bootstrap_seed: int = 0,
     resamples: int = 1000,
 ) -> CellEconomics:
-    """Compute a cell's figures from its trials (DESIGN.md, Economics)."""
+    """Compute a cell's figures from its trials (README: "How costs and ROI are computed")."""
     return tally_economics(
         CellTally.of(trials, write_tools),
         value,
@@ -159,7 +160,8 @@ def tally_economics(
     bootstrap_seed: int = 0,
     resamples: int = 1000,
 ) -> CellEconomics:
-    """Compute a cell's figures from its running tally (DESIGN.md, Economics)."""
+    """Compute a cell's figures from its running tally (README: "How costs and ROI are
+    computed")."""
     groups = tally.task_groups()
     counts = agg_counts(groups)
     t_total = counts.total

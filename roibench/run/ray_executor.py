@@ -40,7 +40,7 @@ import ray.exceptions
 from roibench.core.errors import InputError
 from roibench.core.faults import FaultSpec
 from roibench.core.outcomes import Outcome
-from roibench.core.records import CallRecord, TrialRecord
+from roibench.core.records import CallRecord, ErrorClass, TrialRecord
 from roibench.core.usage import Usage
 from roibench.journal.store import Journal, TrialKey
 from roibench.run.runner import (
@@ -465,7 +465,7 @@ class RayExecutor:
             trial=key[2],
             seed=trial_seed(self.plan.seed, task.id, key[2]),
             outcome=Outcome.error(f"the Ray worker died {MAX_WORKER_LOSSES} times running it"),
-            error_class="worker_lost",
+            error_class=ErrorClass.WORKER_LOST,
             calls=(),
             usage=Usage(),
             cost_usd=Decimal(0) if cell.price is not None else None,

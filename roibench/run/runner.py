@@ -26,7 +26,13 @@ from roibench.config.tasks import Dataset, Task, stratified_sample
 from roibench.core.errors import InputError
 from roibench.core.faults import FaultSpec
 from roibench.core.outcomes import Outcome
-from roibench.core.records import CallRecord, ToolCallRecord, TrialRecord
+from roibench.core.records import (
+    CallRecord,
+    CallRole,
+    ErrorClass,
+    ToolCallRecord,
+    TrialRecord,
+)
 from roibench.journal.store import Journal, TrialKey
 from roibench.model.cache import ResponseCache
 from roibench.model.client import ChatModel, Endpoint, LLMError
@@ -471,7 +477,7 @@ class Runner:
             max_retries=um.max_retries,
             fx=self.plan.suite.config.fx or DEFAULT_FX,
             trial=k,
-            role="user_sim",
+            role=CallRole.USER_SIM,
             cache=self.options.cache,
             faults_header=self._faults_header(um),
             on_call=self._call_logger((cell.label, task.id, k)),
@@ -518,7 +524,7 @@ class Runner:
         ]
         started = datetime.now(UTC)
         t0 = time.perf_counter()
-        error_class: str | None = None
+        error_class: ErrorClass | None = None
         final_messages: list[dict[str, Any]] = messages
         user_llm = await self._user_llm(cell, task, seed, k)
         ctx = UserTurnContext(llm=user_llm, seed=seed)
@@ -547,20 +553,21 @@ class Runner:
                     config={"configurable": {"run": run}, "recursion_limit": limit},
                 )
                 final_messages = state.get("messages", turn)
-            error_class = run.stop_reason
+            if run.stop_reason is not None:  # a custom agent's reason must be in the taxonomy
+                error_class = ErrorClass.of_stop_reason(run.stop_reason)
             outcome = cell.workflow.grade(
                 task, env, Transcript(messages=final_messages, reply=run.reply)
             )
         except LLMError as exc:
-            error_class = exc.error_class
+            error_class = ErrorClass(exc.error_class)
             outcome = Outcome.error(str(exc))
         except Exception as exc:  # an agent or grader bug must not kill the suite
-            error_class = "agent_error"
+            error_class = ErrorClass.AGENT_ERROR
             outcome = Outcome.error(f"{type(exc).__name__}: {exc}")
         if error_class is None and env.invalid_calls:
             # the agent recovered (or not) from malformed tool calls: the trial is graded as
             # usual, and the class says what went wrong on the way
-            error_class = "invalid_tool_call"
+            error_class = ErrorClass.INVALID_TOOL_CALL
         cost = llm.cost_usd
         calls, usage = tuple(llm.calls), llm.usage
         if user_llm is not None:  # the user simulator's calls: in the record, role 'user_sim'

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from roibench.config.value import OutcomePricing, ValueModel
 from roibench.core.outcomes import Outcome
-from roibench.core.records import CallRecord, ToolCallRecord, TrialRecord
+from roibench.core.records import CallRecord, CallRole, ErrorClass, ToolCallRecord, TrialRecord
 from roibench.core.usage import Usage
 from roibench.results.summary import summarize_tally
 from roibench.results.tally import CellTally, MoneySum
@@ -25,9 +25,9 @@ WRITE = frozenset({"issue_refund"})
 def call(
     cost: str | None,
     *,
-    role: str = "agent",
+    role: CallRole = CallRole.AGENT,
     latency_s: float = 0.1,
-    error: str | None = None,
+    error: ErrorClass | None = None,
     cached: bool = False,
     estimated: bool = False,
     tokens: int = 100,
@@ -86,8 +86,8 @@ def test_a_tally_counted_by_hand() -> None:
     tally.add(
         trial(
             "t1", 0, Outcome.resolved(),
-            (call("0.10", latency_s=0.5), call("0.02", role="user_sim"),
-             call("0.05", error="rate_limit")),
+            (call("0.10", latency_s=0.5), call("0.02", role=CallRole.USER_SIM),
+             call("0.05", error=ErrorClass.RATE_LIMITED)),
             writes=2, lost=(call("0.30"), call("0.01")), invalid=1,
         )
     )  # fmt: skip
@@ -97,7 +97,7 @@ def test_a_tally_counted_by_hand() -> None:
     tally.add(
         trial(
             "t2", 0, Outcome.harmful("over-refund", loss_usd=D("7.5")),
-            (call("0.40", estimated=True), call("0.03", role="user_sim")),
+            (call("0.40", estimated=True), call("0.03", role=CallRole.USER_SIM)),
         )
     )  # fmt: skip
     # agent calls only: 0.10 + 0.05 + 0.20 + 0.40; the user simulator's 0.02 + 0.03 apart
@@ -182,10 +182,12 @@ def test_non_acting_roles_count_in_spend_and_show_apart() -> None:
         [
             trial(
                 "t1", 0, Outcome.resolved(),
-                (call("0.10", role="planner"), call("0.20"), call("0.05", role="verifier"),
-                 call("0.00", role="verifier", error="rate_limit"), call("0.01", role="user_sim")),
+                (call("0.10", role=CallRole.PLANNER), call("0.20"),
+                 call("0.05", role=CallRole.VERIFIER),
+                 call("0.00", role=CallRole.VERIFIER, error=ErrorClass.RATE_LIMITED),
+                 call("0.01", role=CallRole.USER_SIM)),
             ),
-            trial("t2", 0, Outcome.resolved(), (call("0.30", role="planner"), call(None))),
+            trial("t2", 0, Outcome.resolved(), (call("0.30", role=CallRole.PLANNER), call(None))),
         ]
     )  # fmt: skip
     m = summarize_tally("w/a/m", tally, VALUE, PRICING).metrics

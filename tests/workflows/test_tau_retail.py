@@ -548,7 +548,7 @@ def test_user_simulator_mode_prices_the_customer_apart(shared_data: Path, tmp_pa
     agent = user = Decimal(0)
     user_calls = 0
     for r in records:
-        roles = [c.role for c in r.calls]
+        roles = [c.role.value for c in r.calls]
         # the customer opens, then says ###STOP### after the agent's answer; a transfer to a
         # human ends the conversation without asking the customer (as τ-bench does)
         transferred = any(t.name == "transfer_to_human_agents" for t in r.tool_log)
