@@ -28,8 +28,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar
 
-from roibench.outcomes import Outcome
-from roibench.tasks import Action, Dataset, Task, Tier
+from roibench.config.tasks import Action, Dataset, Task, Tier
+from roibench.core.outcomes import Outcome
 from roibench.workflow import Env, Transcript, Workflow
 
 from .calls import Call, Toolkit, openai_name, parse_call, upstream_call_string
@@ -38,7 +38,8 @@ from .env import WorkBenchEnv, env_class
 from .grading import Verdict, verdict
 from .sandbox import WRITE_TOOLS, replay
 from .state import State, TableName
-from .value import task_minutes, value_model
+from .value import task_minutes
+from .value import value_model as make_value_model
 
 HERE = Path(__file__).parent
 DATA_ENV = "ROIBENCH_WORKBENCH_DIR"
@@ -88,12 +89,10 @@ def tempting_actions(query: Query, data: WorkBenchData) -> list[Action]:
     referenced = {v for c in query.calls for _, v in c.kwargs}
     calls = list(query.calls)
     for i, call in enumerate(calls):
-        for arg, value in call.kwargs:
+        for arg, _value in call.kwargs:
             if arg in ID_ARGS:
                 table = data.base[ID_ARGS[arg]]
-                others = [
-                    v for v in table.column(KEYS[ID_ARGS[arg]]) if v and v not in referenced
-                ]
+                others = [v for v in table.column(KEYS[ID_ARGS[arg]]) if v and v not in referenced]
                 wrong = _pick(others, query.id, arg)
                 calls[i] = _with(call, arg, wrong)
                 return [Action(tool=openai_name(c.tool), args=c.args) for c in calls]
@@ -102,7 +101,9 @@ def tempting_actions(query: Query, data: WorkBenchData) -> list[Action]:
             if arg in ADDRESS_ARGS and value.endswith("@atlas.com"):
                 calls[i] = _with(call, arg, value.replace("@atlas.com", "@example.com"))
                 return [Action(tool=openai_name(c.tool), args=c.args) for c in calls]
-    emails = [v for v in data.base[TableName.EMAILS].column("email_id") if v and v not in referenced]
+    emails = [
+        v for v in data.base[TableName.EMAILS].column("email_id") if v and v not in referenced
+    ]
     extra = Action(tool="email__delete_email", args={"email_id": _pick(emails, query.id)})
     return [*reference_actions(query), extra]
 
@@ -119,7 +120,7 @@ class WorkBenchWorkflow(Workflow):
     policy: ClassVar[str] = (HERE / "policy.md").read_text(encoding="utf-8")
     env = WorkBenchEnv
     dataset = None
-    value_model = value_model(
+    value_model = make_value_model(
         (Decimal(480) * task_minutes(False) + Decimal(210) * task_minutes(True)) / 690
     )
 
@@ -162,7 +163,7 @@ class WorkBenchWorkflow(Workflow):
             (task_minutes(q.domain is Domain.MULTI_DOMAIN) for q in queries), Decimal(0)
         ) / len(queries)
         # the subset's own baseline (instance attribute; a suite's value_model still overrides)
-        self.value_model = value_model(minutes)  # type: ignore[misc]
+        self.value_model = make_value_model(minutes)  # type: ignore[misc]
         tasks = tuple(self._task(q, data) for q in queries)
         return Dataset(path=data.root, sha256=data.sha256, tasks=tasks)
 

@@ -23,7 +23,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from roibench.errors import InputError
+from roibench.core.errors import InputError
 
 from .calls import Call, Toolkit, parse_call
 from .state import Row, State, Table, TableName, Value
@@ -204,7 +204,7 @@ def _queries(folder: Path, domain: Domain) -> list[Query]:
             call = parse_call(text)
             if call is None:
                 raise InputError(
-                    f"not a call toolkit.function.func(name=\"value\", ...): {text[:80]!r}",
+                    f'not a call toolkit.function.func(name="value", ...): {text[:80]!r}',
                     file=path,
                     line=line,
                     field="answer",
@@ -215,7 +215,9 @@ def _queries(folder: Path, domain: Domain) -> list[Query]:
             try:
                 toolkits.add(_DOMAIN_ALIASES.get(d) or Toolkit(d))
             except ValueError:
-                raise InputError(f"unknown domain {d!r}", file=path, line=line, field="domains")
+                raise InputError(
+                    f"unknown domain {d!r}", file=path, line=line, field="domains"
+                ) from None
         out.append(
             Query(
                 id=f"{domain}-{n:03d}",
@@ -246,9 +248,7 @@ def load_workbench(root: Path) -> WorkBenchData:
         if not path.is_file():
             raise InputError("file not found", file=path)
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    tables = {
-        name: _table(folder / file, _key(name)) for name, file in DATABASE_FILES.items()
-    }
+    tables = {name: _table(folder / file, _key(name)) for name, file in DATABASE_FILES.items()}
     tables[TableName.PLOTS] = Table(PLOTS_COLUMNS, [])
     base = State(tables)
     queries = [q for d in Domain for q in _queries(folder, d)]

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
 
-from roibench.tasks import Task
+from roibench.config.tasks import Task
 from roibench.workflow import Env, ToolError, tool
 
 from .calls import Toolkit, openai_name, toolkit_of
@@ -308,9 +308,7 @@ class WorkBenchEnv(Env):
         self, customer_id: Annotated[Text, _arg("ID of the customer.")] = None
     ) -> Json:
         """Delete a CRM customer record."""
-        return self._run(
-            "customer_relationship_manager.delete_customer", customer_id=customer_id
-        )
+        return self._run("customer_relationship_manager.delete_customer", customer_id=customer_id)
 
     # -- email -----------------------------------------------------------------------------------
 
@@ -340,9 +338,7 @@ class WorkBenchEnv(Env):
         date_max: Annotated[Text, _arg(f"Latest sent date, inclusive. {DATE}")] = None,
     ) -> Json:
         """Emails (inbox and outbox) matching a query, newest first; at most 5."""
-        return self._run(
-            "email.search_emails", query=query, date_min=date_min, date_max=date_max
-        )
+        return self._run("email.search_emails", query=query, date_min=date_min, date_max=date_max)
 
     @tool(write=True)
     def email__send_email(
@@ -388,8 +384,7 @@ class WorkBenchEnv(Env):
         field: Annotated[
             Text,
             _arg(
-                '"task_id", "task_name", "assigned_to_email", "list_name", "due_date" or '
-                '"board".'
+                '"task_id", "task_name", "assigned_to_email", "list_name", "due_date" or "board".'
             ),
         ] = None,
     ) -> Json:
@@ -467,9 +462,7 @@ def env_class(toolkits: frozenset[Toolkit]) -> type[WorkBenchEnv]:
     """WorkBenchEnv with only the tools of `toolkits` (every toolkit: WorkBenchEnv itself)."""
     if toolkits >= frozenset(Toolkit):
         return WorkBenchEnv
-    hidden = {
-        name: None for name in WorkBenchEnv.tool_specs() if toolkit_of(name) not in toolkits
-    }
+    hidden = {name: None for name in WorkBenchEnv.tool_specs() if toolkit_of(name) not in toolkits}
     label = "_".join(sorted(t.value for t in toolkits))
     return type(f"WorkBenchEnv__{label}", (WorkBenchEnv,), hidden)
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
-from roibench.outcomes import Outcome
+from roibench.core.outcomes import Outcome
 
 from .data import KEYS
 from .state import State, Table, TableName, Value, normalised, states_equal
@@ -70,7 +70,9 @@ def meeting_start_time_error(ground_truth: list[str], prediction: list[str]) -> 
     return matches == len(ground_truth)
 
 
-def error_classes(ground_truth: list[str], prediction: list[str], correct: bool) -> list[ErrorClass]:
+def error_classes(
+    ground_truth: list[str], prediction: list[str], correct: bool
+) -> list[ErrorClass]:
     """The paper's error classes of one trial (`prediction`: every call, as upstream writes it)."""
     found: list[ErrorClass] = []
     if not prediction:
@@ -106,7 +108,8 @@ def _keyed(table: Table, key: str, only: set[str]) -> dict[str, list[dict[str, V
         if k not in only:
             continue
         values = normalised(table, row)
-        record = {c: v for c, v in zip(table.columns, values, strict=True) if v is not None}
+        pairs = zip(table.columns, values, strict=True)
+        record: dict[str, Value] = {c: v for c, v in pairs if v is not None}
         out.setdefault(k, []).append(record)
     return out
 
@@ -133,7 +136,7 @@ def unwanted_changes(original: State, agent: State, gold: State) -> list[Change]
         o, a, g = (_keyed(s[name], key, touched) for s in (original, agent, gold))
         for k in sorted(touched):
             ak, gk, ok = a.get(k, []), g.get(k, []), o.get(k, [])
-            if ak == gk or ak == ok:
+            if ak in (gk, ok):
                 continue  # as the ground truth leaves it, or untouched by the agent
             if not ak:
                 kind = ChangeKind.DELETED

@@ -15,7 +15,7 @@ sees it as a tool error, and the grader skips the call as upstream's `eval` loop
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TypeAlias
@@ -24,7 +24,7 @@ from .calls import Call, Toolkit
 from .data import Visit, WorkBenchData
 from .state import Row, State, Table, TableName, Value
 
-Json: TypeAlias = "str | int | float | bool | None | list[Json] | dict[str, Json]"
+Json: TypeAlias = "str | int | float | bool | list[Json] | dict[str, Json] | None"
 
 NOW = datetime(2023, 11, 30, 0, 0, 0)
 """The sandbox's fixed 'now' (upstream's HARDCODED_CURRENT_TIME)."""
@@ -185,7 +185,7 @@ class Sandbox:
             raise SandboxError(f"unexpected argument(s) {', '.join(unknown)}")
         return self.run(call.tool, call.args)
 
-    def run(self, tool: str, args: dict[str, str | None]) -> Json:
+    def run(self, tool: str, args: Mapping[str, str | None]) -> Json:
         """Run a tool by dotted name with (validated) arguments, defaults filled in."""
         info = TOOLS[tool]
         full = {p: args.get(p, default) for p, default in info.params}
@@ -280,9 +280,7 @@ class Sandbox:
     def _events(self) -> Table:
         return self.state[TableName.CALENDAR]
 
-    def calendar_get_event_information_by_id(
-        self, event_id: str | None, field: str | None
-    ) -> Json:
+    def calendar_get_event_information_by_id(self, event_id: str | None, field: str | None) -> Json:
         return _field_of(self._events, "event_id", event_id, field)
 
     def calendar_search_events(
@@ -408,9 +406,7 @@ class Sandbox:
             if bound:
                 i = t.index(column)
                 hits = [
-                    p
-                    for p in hits
-                    if (v := t.rows[p].values[i]) is not None and keep(v, bound)
+                    p for p in hits if (v := t.rows[p].values[i]) is not None and keep(v, bound)
                 ]
         return _records(t, hits[:SEARCH_LIMIT])
 
@@ -625,9 +621,7 @@ class Sandbox:
         if list_name not in TASK_LISTS:
             return "List not valid. Please choose from: " + ", ".join(repr(x) for x in TASK_LISTS)
         if board not in TASK_BOARDS:
-            return "Board not valid. Please choose from: " + ", ".join(
-                repr(x) for x in TASK_BOARDS
-            )
+            return "Board not valid. Please choose from: " + ", ".join(repr(x) for x in TASK_BOARDS)
         task_id = _next_id(self._tasks, "task_id", width=8)
         _append(
             self._tasks,
@@ -659,9 +653,7 @@ class Sandbox:
         if field == "assigned_to_email":
             new_value = new_value.lower()
         if field == "board" and new_value not in TASK_BOARDS:
-            return "Board not valid. Please choose from: " + ", ".join(
-                repr(x) for x in TASK_BOARDS
-            )
+            return "Board not valid. Please choose from: " + ", ".join(repr(x) for x in TASK_BOARDS)
         if field == "list_name" and new_value not in TASK_LISTS:
             return "List not valid. Please choose from: " + ", ".join(repr(x) for x in TASK_LISTS)
         if field == "assigned_to_email" and new_value not in self._assignees():
@@ -697,9 +689,7 @@ TOOLS: dict[str, ToolInfo] = {
     t.name: t
     for t in (
         _info("analytics.get_visitor_information_by_id", "visitor_id"),
-        _info(
-            "analytics.create_plot", "time_min, time_max, value_to_plot, plot_type", write=True
-        ),
+        _info("analytics.create_plot", "time_min, time_max, value_to_plot, plot_type", write=True),
         _info("analytics.total_visits_count", "time_min, time_max"),
         _info("analytics.engaged_users_count", "time_min, time_max"),
         _info("analytics.traffic_source_count", "time_min, time_max, traffic_source"),

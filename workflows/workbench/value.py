@@ -20,7 +20,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
-from roibench.economics import ValueModel
+from roibench.config.value import ValueModel
 
 from .state import TableName
 
