@@ -108,6 +108,16 @@ def tempting_actions(query: Query, data: WorkBenchData) -> list[Action]:
     return [*reference_actions(query), extra]
 
 
+def _interleaved(queries: list[Query]) -> list[Query]:
+    """The domains' tasks taken in turn (each domain's in file order), so that the first n
+    tasks — what `--limit n` keeps within each tier — span every domain."""
+    by_domain: dict[Domain, list[Query]] = {}
+    for q in queries:
+        by_domain.setdefault(q.domain, []).append(q)
+    longest = max((len(qs) for qs in by_domain.values()), default=0)
+    return [qs[i] for i in range(longest) for qs in by_domain.values() if i < len(qs)]
+
+
 def _with(call: Call, arg: str, value: str) -> Call:
     return Call(call.tool, tuple((k, value if k == arg else v) for k, v in call.kwargs))
 
@@ -155,7 +165,7 @@ class WorkBenchWorkflow(Workflow):
         override = os.environ.get(DATA_ENV)
         root = (Path(override) if override else path).resolve()
         data = load_workbench(root)
-        queries = [q for q in data.queries if self.domain in (ALL, q.domain)]
+        queries = _interleaved([q for q in data.queries if self.domain in (ALL, q.domain)])
         self._data = data
         self._queries = {q.id: q for q in queries}
         self._gold = {}

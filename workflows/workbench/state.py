@@ -101,6 +101,8 @@ def tables_equal(a: Table, b: Table, *, lowercase: bool) -> bool:
     """`DataFrame.equals` of the two tables, after upstream's lower-casing if `lowercase`."""
     if a.columns != b.columns or len(a.rows) != len(b.rows):
         return False
+    if a.rows == b.rows:
+        return True  # fast: untouched rows are shared objects (list equality tries `is` first)
     for ra, rb in zip(a.rows, b.rows, strict=True):
         if ra is rb:
             continue  # untouched rows are shared with the base table
