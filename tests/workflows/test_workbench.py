@@ -254,6 +254,7 @@ def test_seeded_perturbations_grade_as_the_upstream_rule_says(
         options = ["extra_delete"]
         # (the two no-op ground truths change nothing: a missing id would be correct there)
         single = ref[0] if len(ref) == 1 and task.id not in NO_OP_CALLS else None
+        arg: str | None = None
         if single is not None:
             arg = next((a for a in single.args if a in ID_TABLE), None)
             if arg is not None:
@@ -307,7 +308,7 @@ def test_the_tempting_actions_are_graded_harmful_or_failed(
 # -- the write semantics the comparison sees, by hand ----------------------------------------
 
 
-def run(wf: WorkBenchWorkflow, task: Task, *calls: tuple[str, dict[str, str]]) -> Any:
+def run(wf: WorkBenchWorkflow, task: Task, *calls: tuple[str, dict[str, Any]]) -> Any:
     env = wf.new_env(task)
     results = [env.apply(Action(tool=name, args=args)) for name, args in calls]
     return env, results
@@ -670,3 +671,100 @@ def test_a_trial_replays_from_its_journal_to_the_same_end_state_and_grade(
             assert changed == (outcome.status is OutcomeStatus.HARMFUL)
         seen[outcome.status] += 1
     assert set(seen) == {OutcomeStatus.RESOLVED, OutcomeStatus.FAILED, OutcomeStatus.HARMFUL}
+
+
+# -- the tables behave as the pandas operations upstream applies -----------------------------
+
+
+def test_table_operations_match_pandas(root: Path) -> None:
+    """Random sequences of the four table operations the tools use, applied to our Table and
+    to a pandas DataFrame read as upstream reads its CSVs (object dtype): same columns, index
+    labels and values, and `tables_equal` agrees with `DataFrame.equals` (after upstream's
+    lower-casing, and without)."""
+    pd = pytest.importorskip("pandas")
+    from roibench.workflows.workbench.sandbox import (  # pyright: ignore[reportMissingImports]
+        _append,
+        _filter,
+        _set,
+        _set_at_label,
+    )
+    from roibench.workflows.workbench.state import (  # pyright: ignore[reportMissingImports]
+        Row,
+        Table,
+        tables_equal,
+    )
+
+    source = rows(root / "processed" / "calendar_events.csv")[:6]
+    columns = tuple(source[0])
+    ids = [r["event_id"] for r in source]
+    rng = random.Random(7)
+
+    def ops() -> list[tuple[str, Any]]:
+        out: list[tuple[str, Any]] = []
+        for _ in range(rng.randrange(0, 5)):
+            kind = rng.choice(["filter", "set", "append", "append_relabel", "loc_len"])
+            row = (rng.choice(["00000900", "00000901"]), rng.choice(["A", "a"]), None, "x", "30")
+            arg = {
+                "filter": rng.choice(ids),
+                "set": (
+                    rng.choice(ids),
+                    rng.choice(["event_name", "colour"]),
+                    rng.choice(["N", "n"]),
+                ),
+            }.get(kind, row)
+            out.append((kind, arg))
+        return out
+
+    def ours(seq: list[tuple[str, Any]]) -> Any:
+        t = Table(columns, [Row(n, tuple(r.values())) for n, r in enumerate(source)])
+        for kind, arg in seq:
+            if kind == "filter":
+                _filter(t, "event_id", arg)
+            elif kind == "set":
+                _set(t, "event_id", arg[0], arg[1], arg[2])
+            elif kind == "loc_len":
+                _set_at_label(t, tuple(arg[: len(t.columns)]) + (None,) * (len(t.columns) - 5))
+            else:
+                _append(t, dict(zip(columns, arg, strict=True)), relabel=kind == "append_relabel")
+        return t
+
+    def theirs(seq: list[tuple[str, Any]]) -> Any:
+        df = pd.DataFrame(source, dtype=object)
+        for kind, arg in seq:
+            if kind == "filter":
+                df = df[df["event_id"] != arg]
+            elif kind == "set":
+                df.loc[df["event_id"] == arg[0], arg[1]] = arg[2]
+            elif kind == "loc_len":
+                df.loc[len(df)] = list(arg[: len(df.columns)]) + [None] * (len(df.columns) - 5)
+            else:
+                new = pd.DataFrame(
+                    {c: [v] for c, v in zip(columns, arg, strict=True)}, dtype=object
+                )
+                df = pd.concat([df, new], ignore_index=kind == "append_relabel")
+        return df
+
+    def lowered(df: Any) -> Any:
+        df = df.copy()
+        for c in df.columns:
+            if c not in ("status", "list_name", "board"):
+                df[c] = df[c].str.lower()
+        return df
+
+    checked = 0
+    for _ in range(200):
+        s1, s2 = ops(), ops()
+        if rng.random() < 0.3:
+            s2 = list(reversed(s1))
+        t1, t2, d1, d2 = ours(s1), ours(s2), theirs(s1), theirs(s2)
+        for t, d in ((t1, d1), (t2, d2)):
+            assert t.columns == tuple(d.columns)
+            assert [r.label for r in t.rows] == list(d.index)
+            values = [
+                tuple(None if pd.isna(v) else v for v in r) for r in d.itertuples(index=False)
+            ]
+            assert [r.values for r in t.rows] == values
+        assert tables_equal(t1, t2, lowercase=False) == d1.equals(d2)
+        assert tables_equal(t1, t2, lowercase=True) == lowered(d1).equals(lowered(d2))
+        checked += 1
+    assert checked == 200
