@@ -22,6 +22,7 @@ BUILTIN_WORKFLOWS = {
     "kyc_aml": "roibench.workflows.kyc_aml:KycAmlWorkflow",
     "it_helpdesk": "roibench.workflows.it_helpdesk:ItHelpdeskWorkflow",
     "tau_retail": "roibench.workflows.tau_retail:TauRetailWorkflow",
+    "workbench": "roibench.workflows.workbench:WorkBenchWorkflow",
 }
 BUILTIN_AGENTS = {
     "react": "roibench.agents.react:ReactAgent",

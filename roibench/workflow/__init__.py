@@ -25,6 +25,7 @@ from roibench.config.value import ValueModel
 from roibench.core.outcomes import Outcome
 
 if TYPE_CHECKING:
+    from roibench.core.records import TrialRecord
     from roibench.model.client import ChatModel
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -82,7 +83,7 @@ def _tool_specs(env_cls: type[Env]) -> dict[str, ToolSpec]:
         marker = getattr(member, "_roibench_tool", None)
         if marker is None:
             continue
-        hints = get_type_hints(member)
+        hints = get_type_hints(member, include_extras=True)  # keep Annotated metadata
         fields: dict[str, Any] = {}
         for pname, param in inspect.signature(member).parameters.items():
             if pname == "self":
@@ -331,6 +332,12 @@ class Workflow:
 
         asyncio.run(run())
         return env, self.grade(task, env, Transcript(reply=reply))
+
+    def replay_trial(self, task: Task, trial: TrialRecord) -> tuple[Env, Outcome]:
+        """Replay a journaled trial's tool calls (its `tool_log`, in order) on a fresh env and
+        grade them with its reply: an audit of the recorded outcome by the same grader."""
+        actions = [Action(tool=c.name, args=dict(c.args)) for c in trial.tool_log]
+        return self.replay(task, actions, trial.reply)
 
     def grade(self, task: Task, env: Env, transcript: Transcript) -> Outcome:
         """Grade the end state in `env.state` against `task.expected`."""
