@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -37,6 +38,8 @@ class MlflowServer:
     url: str
     root: Path
     log: Path
+    pid: int = 0
+    """The server's process (and process group) id."""
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
@@ -54,11 +57,11 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: f
     raise RuntimeError(f"mlflow server not healthy after {timeout}s: {log.read_text()[-2000:]}")
 
 
-@pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
-    """`mlflow server` with a sqlite backend and served artifacts in a temp dir."""
-    root = tmp_path_factory.mktemp("mlflow-server")
-    port = free_port()
+@contextlib.contextmanager
+def running_mlflow_server(root: Path, port: int | None = None) -> Iterator[MlflowServer]:
+    """`mlflow server` with a sqlite backend and served artifacts under `root` (the same root
+    again restarts a server on the same store)."""
+    port = port or free_port()
     log = root / "server.log"
     cmd = [
         str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
@@ -68,22 +71,39 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
     ]  # fmt: skip
     # no background job runner (scorer jobs): six fewer processes on a 2-core machine
     env = {**os.environ, "MLFLOW_TRACKING_URI": "", "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    with log.open("wb") as out:
+    with log.open("ab") as out:
         proc = subprocess.Popen(
             cmd, stdout=out, stderr=subprocess.STDOUT, cwd=root, env=env, start_new_session=True
         )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, proc, log, timeout=90)
-        yield MlflowServer(url=url, root=root, log=log)
+        yield MlflowServer(url=url, root=root, log=log, pid=proc.pid)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
+        stop_server(proc.pid)
+        proc.wait(timeout=10)
+
+
+def stop_server(pid: int, sig: int = signal.SIGTERM) -> None:
+    """Stop a server's whole process group (`sig`, then SIGKILL if it lingers)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, sig)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
+    """`mlflow server` with a sqlite backend and served artifacts in a temp dir."""
+    with running_mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as server:
+        yield server
 
 
 @dataclass(frozen=True)

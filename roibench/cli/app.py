@@ -238,11 +238,7 @@ def _print_outcome(outcome: SuiteOutcome, request: RunRequest) -> None:
     if logged is None:
         return
     if logged.error is not None:
-        err.print(
-            f"[bold yellow]MLflow not logged:[/] {logged.error}. Results are safe in the "
-            f"journal; log them later with: roibench log {outcome.journal_path}",
-            highlight=False,
-        )
+        err.print(f"[bold yellow]MLflow not logged:[/] {escape(logged.error)}", highlight=False)
     else:
         console.print(
             f"MLflow: run {logged.run_id} in experiment "

@@ -233,6 +233,14 @@ class RunSpec(BaseModel):
         return any(c.simulated for c in self.cells)
 
     @property
+    def run_key(self) -> str:
+        """A key unique to this journal's run: every MLflow run and trace logged for it is
+        tagged with it, so logging the journal again replaces them instead of adding more."""
+        return sha256_text(f"{self.run_name}|{self.started_at.isoformat()}|{self.suite.sha256}")[
+            :16
+        ]
+
+    @property
     def total_trials(self) -> int:
         """Trials the run planned."""
         return sum(len(c.workflow.task_ids) for c in self.cells) * self.trials

@@ -86,6 +86,12 @@ class Journal:
             sync=False,
         )
 
+    def append_logged(self, run_id: str, tracking_uri: str) -> None:
+        """Record that the run was logged to MLflow as parent run `run_id` (fsynced). The
+        last such line names the run's one parent: a later logging replaces it."""
+        line = json.dumps({"kind": "logged", "mlflow_run_id": run_id, "tracking_uri": tracking_uri})
+        self._write_line(line, sync=True)
+
     def close(self) -> None:
         """Close the file."""
         self._file.close()
@@ -137,6 +143,8 @@ class JournalScan:
     lost_calls: dict[TrialKey, list[CallRecord]] = field(default_factory=dict)
     trials: int = 0
     """Finished trials."""
+    mlflow_run_id: str | None = None
+    """The parent run the journal was last logged as, if any."""
 
 
 def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
@@ -181,6 +189,8 @@ def _parse_line(path: Path, line_no: int, line: str) -> tuple[str, Any]:
         kind = obj.get("kind") if isinstance(obj, dict) else None
         if kind == "header":
             return "header", obj
+        if kind == "logged":
+            return "logged", obj
         if kind == "trial":
             return "trial", TrialRecord.model_validate(obj["trial"])
         if kind == "call":
@@ -226,6 +236,9 @@ def scan_journal(path: Path, on_trial: Callable[[TrialRecord], None] | None = No
             continue
         if scan is None:
             raise InputError("journal has no header line", file=path, line=1)
+        if kind == "logged":
+            scan.mlflow_run_id = str(value.get("mlflow_run_id") or "") or None
+            continue
         if kind == "trial":
             key = trial_key(value)
             scan.done.add(key)
@@ -257,6 +270,8 @@ def read_journal(path: Path) -> JournalContents:
             raise InputError("journal has no header line", file=path, line=1)
         elif kind == "trial":
             contents.trials.append(value)
+        elif kind == "logged":
+            continue
         else:
             key, call = value
             contents.calls.setdefault(key, []).append(call)

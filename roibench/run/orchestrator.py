@@ -317,8 +317,13 @@ def start_streamer(prepared: Prepared, request: RunRequest) -> TraceStreamer | N
         return None
     import mlflow
 
-    from roibench.sinks.mlflow.runs import start_trace_streamer, tracking_reachable
+    from roibench.sinks.mlflow.runs import (
+        bound_mlflow_retries,
+        start_trace_streamer,
+        tracking_reachable,
+    )
 
+    bound_mlflow_retries()
     if tracking_reachable(mlflow.get_tracking_uri()) is not None:
         return None
     return start_trace_streamer(prepared.spec, request.experiment, sample, prepared.journal_path)

@@ -278,7 +278,13 @@ def log_suite_run(
     experiment_id = (
         experiment.experiment_id if experiment is not None else client.create_experiment(name)
     )
+    # a trial handed to this process's trace helper is traced by it (still writing, maybe)
+    live = (
+        {(cell, *key) for cell, keys in written.keys.items() for key in keys} if written else set()
+    )
+    clear_previous_logging(client, experiment_id, spec.run_key, keep=live)
     common_tags = {
+        "roibench.run_key": spec.run_key,
         "roibench.simulated": str(spec.simulated).lower(),
         "roibench.version": spec.roibench_version,
         "roibench.suite": spec.suite.name,
@@ -364,6 +370,55 @@ def log_suite_run(
     return pid
 
 
+def clear_previous_logging(
+    client: MlflowClient,
+    experiment_id: str,
+    run_key: str,
+    keep: set[tuple[str, str, int]] | None = None,
+) -> int:
+    """Delete what an earlier logging of the same journal left — its parent and cell runs,
+    finished, failed or left RUNNING by a kill, and its traces — except the traces of the
+    trials in `keep` (cell, task, trial: those this process's trace helper writes). Returns
+    the runs deleted. So one journal is one parent run with one trace per traced trial,
+    however often it is logged, resumed or interrupted."""
+    keep = keep or set()
+    from mlflow.entities import ViewType
+
+    runs = client.search_runs(
+        [experiment_id],
+        filter_string=f"tags.`roibench.run_key` = '{run_key}'",
+        run_view_type=ViewType.ACTIVE_ONLY,
+        max_results=10_000,
+    )
+    for run in runs:
+        client.delete_run(run.info.run_id)
+    stale: list[str] = []
+    token: str | None = None
+    while True:
+        page = client.search_traces(
+            locations=[experiment_id],
+            filter_string=f"tag.`roibench.run_key` = '{run_key}'",
+            max_results=500,
+            page_token=token,
+            include_spans=False,
+        )
+        for trace in page:
+            tags = trace.info.tags
+            key = (
+                tags.get("roibench.cell", ""),
+                tags.get("roibench.task_id", ""),
+                int(tags.get("roibench.trial", "-1")),
+            )
+            if key not in keep:
+                stale.append(trace.info.trace_id)
+        token = page.token
+        if not token:
+            break
+    for i in range(0, len(stale), 100):
+        client.delete_traces(experiment_id, trace_ids=stale[i : i + 100])
+    return len(runs)
+
+
 def finish_streamed_traces(
     client: MlflowClient,
     spec: RunSpec,
@@ -426,6 +481,7 @@ def trace_fields(cell: CellSpec, spec: RunSpec) -> dict[str, Any]:
         "model_id": cell.model.model_id,
         "provider": cell.model.provider.name,
         "simulated": spec.simulated,
+        "run_key": spec.run_key,
     }
 
 
@@ -501,21 +557,53 @@ def log_to_mlflow(
     streamed: StreamedTraces | TraceStreamer | None = None,
     extra_tags: dict[str, str] | None = None,
 ) -> MlflowOutcome:
-    """Log the run (`trials`: every trial, read once — e.g. streamed from the journal); on an
-    unreachable or failing tracking server, say so instead of raising (the journal already
-    holds everything; `roibench log` retries later)."""
+    """Log the run (`trials`: every trial, read once — e.g. streamed from the journal) and
+    record its parent run id in the journal. On an unreachable or failing tracking server,
+    say so within MLflow's bounded retries instead of raising: the journal already holds
+    everything, and `roibench log JOURNAL` completes the logging later without duplicates."""
+    bound_mlflow_retries()
     uri = mlflow.get_tracking_uri()
+    hint = f"the journal is complete; run `roibench log {journal_path}`"
     problem = tracking_reachable(uri)
     try:
         if problem is not None:
-            return MlflowOutcome(None, uri, problem)
+            return MlflowOutcome(None, uri, f"tracking server unreachable ({problem}); {hint}")
         run_id = log_suite_run(
             spec, trials, summaries, journal_path, spec.run_name, experiment,
             trace_sample=trace_sample, streamed=streamed, extra_tags=extra_tags,
         )  # fmt: skip
     except Exception as exc:  # the run's results are safe in the journal whatever happens here
-        return MlflowOutcome(None, uri, redact(f"{type(exc).__name__}: {exc}")[:500])
+        what = redact(f"{type(exc).__name__}: {exc}")[:300]
+        if tracking_reachable(uri) is not None:
+            what = f"tracking server unreachable ({what})"
+        return MlflowOutcome(None, uri, f"{what}; {hint}")
     finally:
         if isinstance(streamed, TraceStreamer):
             streamed.close()  # the helper never outlives logging, whatever happened
+    if extra_tags is None or "roibench.reprice" not in extra_tags:
+        from roibench.journal.store import Journal
+
+        journal = Journal(journal_path)
+        try:
+            journal.append_logged(run_id, redact(uri))
+        finally:
+            journal.close()
     return MlflowOutcome(run_id, uri)
+
+
+MLFLOW_RETRY_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0.5",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "8",
+}
+"""MLflow's own defaults retry a dead tracking server for minutes (7 retries, backoff factor
+2, 120 s timeouts: ~505 s measured). These bound a failing request to ~30 s (3 attempts of at
+most 8 s, 1-2 s apart); a variable the user set wins."""
+
+
+def bound_mlflow_retries() -> None:
+    """Apply MLFLOW_RETRY_DEFAULTS where the environment sets nothing (before MLflow's first
+    request, and inherited by the trace helper process)."""
+    for name, value in MLFLOW_RETRY_DEFAULTS.items():
+        os.environ.setdefault(name, value)

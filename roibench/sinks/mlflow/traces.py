@@ -95,6 +95,8 @@ class TraceContext:
     model_id: str
     provider: str
     simulated: bool
+    run_key: str = ""
+    """The journal's key (`RunSpec.run_key`): a re-log finds and replaces this run's traces."""
 
 
 def _ns(when: datetime) -> int:
@@ -243,7 +245,10 @@ def plan_trace(trial: TrialRecord, ctx: TraceContext) -> TracePlan:
         "roibench.cell": ctx.cell,
         "roibench.task_id": trial.task_id,
         "roibench.status": status,
+        "roibench.trial": str(trial.trial),
     }
+    if ctx.run_key:
+        tags["roibench.run_key"] = ctx.run_key
     root = SpanPlan(
         name=f"{trial.task_id} #{trial.trial}",
         span_id=root_id,
