@@ -122,6 +122,11 @@ class PlanExecuteAgent:
     def __init__(self, max_replans: int = 2) -> None:
         self.max_replans = max_replans
 
+    def steps_for(self, calls: int, writes: int) -> int:
+        """The plan, one turn per call, the reply (no replan when every step succeeds)."""
+        del writes
+        return calls + 2
+
     def build(self) -> Any:
         """Compile the graph."""
         max_replans = self.max_replans

@@ -109,6 +109,10 @@ class SelfCheckAgent:
 
     name: ClassVar[str] = "self_check"
 
+    def steps_for(self, calls: int, writes: int) -> int:
+        """One turn per call, one review per write, the reply."""
+        return calls + writes + 1
+
     def build(self) -> Any:
         """Compile the graph."""
         graph = StateGraph(SelfCheckState)

@@ -58,13 +58,25 @@ def agent_run(config: RunnableConfig) -> AgentRun:
 
 @runtime_checkable
 class Agent(Protocol):
-    """An agent architecture: a name and a graph factory."""
+    """An agent architecture: a name and a graph factory. It may also define
+    `steps_for(calls, writes) -> int` (see `steps_needed`)."""
 
     name: ClassVar[str]
 
     def build(self) -> Any:
         """A compiled LangGraph graph taking {'messages': [...]}."""
         ...
+
+
+def steps_needed(agent: object, calls: int, writes: int) -> int:
+    """Steps (`AgentRun.steps`, counted against `max_steps`) the agent spends to make `calls`
+    tool calls, `writes` of them writes, one per turn, and then reply: the agent's own
+    `steps_for(calls, writes)` if it has one, else one step per call plus the reply (ReAct).
+    `roibench check` compares this with `max_steps` for every task's reference solution."""
+    own = getattr(agent, "steps_for", None)
+    if callable(own):
+        return int(own(calls, writes))
+    return calls + 1
 
 
 # --- Conventions shared by the built-in agents and the simulator ------------------------------

@@ -131,6 +131,14 @@ def run(
     workers: Annotated[
         int | None, typer.Option(min=1, help="Ray worker actors (default: the cluster's CPUs).")
     ] = None,
+    set_values: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Override a suite field, typed by the schema: --set trials=5 "
+            "--set outcome_pricing.price_usd=2 (repeatable; recorded in the journal).",
+        ),
+    ] = None,
 ) -> None:
     """Run a suite: every workflow x agent x model, on every task, k times."""
     from roibench.core.faults import FaultSpec
@@ -149,7 +157,7 @@ def run(
             max_spend_usd=None if max_spend is None else Decimal(str(max_spend)),
             faults=fault_spec, preflight=preflight, trace=trace, trace_sample=trace_sample,
             executor=Executor(executor), address=address, workers=workers, mlflow=mlflow_log,
-            experiment=experiment,
+            experiment=experiment, sets=tuple(set_values or ()),
         )  # fmt: skip
         outcome = run_suite(request, _TerminalReporter())
     except InputError as exc:

@@ -3,11 +3,18 @@ every error names the file, the line and the field."""
 
 from __future__ import annotations
 
+import copy
+import json
+import os
 import re
 import tomllib
+from collections.abc import Sequence
+from datetime import date, datetime
+from datetime import time as dt_time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from types import UnionType
+from typing import Any, Literal, Union, cast, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -192,6 +199,15 @@ class SuiteConfig(BaseModel):
         return value
 
 
+class SuiteSource(BaseModel):
+    """One file of a suite: the suite itself, or a base it `extends`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: Path
+    text: str
+
+
 class LoadedSuite(BaseModel):
     """A validated suite and where it came from."""
 
@@ -200,11 +216,34 @@ class LoadedSuite(BaseModel):
     config: SuiteConfig
     path: Path
     text: str
+    """The fully resolved suite text (`resolve_suite_text`): the file itself when it extends
+    nothing and nothing was `--set`; what the journal records."""
+    sources: tuple[SuiteSource, ...] = ()
+    """The files it was read from, the suite first, then its bases (empty: from `text`)."""
+    sets: tuple[str, ...] = ()
+    """The `--set KEY=VALUE` assignments applied."""
 
     def resolve(self, relative: str) -> Path:
         """A path in the suite, relative to the suite file's folder."""
         p = Path(relative)
         return p if p.is_absolute() else (self.path.parent / p)
+
+    def where(self, loc: tuple[int | str, ...]) -> tuple[str, int | None]:
+        """(file, line) that defines the field at `loc`: the `--set` that set it, else the
+        first of the suite's files (the suite, then its bases) that has it."""
+        for assignment in self.sets:
+            key = _set_path(assignment.partition("=")[0].strip())
+            if tuple(str(p) for p in loc[: len(key)]) == tuple(str(p) for p in key):
+                return f"--set {assignment}", None
+        for source in self.sources:
+            if _has_path(_parse_toml(source.text, source.path), loc):
+                return str(source.path), locate_line(source.text, loc)
+        return str(self.path), locate_line(self.text, loc)
+
+    def error(self, message: str, loc: tuple[int | str, ...], field: str) -> InputError:
+        """An InputError at the file and line that define `loc`."""
+        file, line = self.where(loc)
+        return InputError(message, file=file, line=line, field=field)
 
 
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
@@ -259,15 +298,23 @@ def locate_line(text: str, loc: tuple[int | str, ...]) -> int | None:
     return best[1] if best else None
 
 
-def parse_suite(text: str, path: Path) -> LoadedSuite:
-    """Validate suite `text` read from `path`."""
+def _parse_toml(text: str, path: Path) -> dict[str, Any]:
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"line (\d+)", str(exc))
         raise InputError(
             f"not valid TOML: {exc}", file=path, line=int(m.group(1)) if m else None
         ) from None
+
+
+def _validate(
+    data: dict[str, Any],
+    path: Path,
+    text: str,
+    sources: tuple[SuiteSource, ...],
+    sets: tuple[str, ...],
+) -> LoadedSuite:
     try:
         config = SuiteConfig.model_validate(data)
     except ValidationError as exc:
@@ -279,19 +326,343 @@ def parse_suite(text: str, path: Path) -> LoadedSuite:
             msg = "required field is missing"
         elif err["type"] == "extra_forbidden":
             msg = "unknown field"
-        raise InputError(msg, file=path, line=locate_line(text, loc), field=field) from None
-    return LoadedSuite(config=config, path=path, text=text)
+        where = LoadedSuite.model_construct(path=path, text=text, sources=sources, sets=sets)
+        raise where.error(msg, loc, field) from None
+    return LoadedSuite(config=config, path=path, text=text, sources=sources, sets=sets)
 
 
-def load_suite(path: Path) -> LoadedSuite:
-    """Read and validate a suite file."""
-    if not path.is_file():
-        raise InputError("suite file not found", file=path)
+def parse_suite(text: str, path: Path) -> LoadedSuite:
+    """Validate suite `text` read from `path` (a resolved text: `extends` is not followed)."""
+    data = _parse_toml(text, path)
+    if "extends" in data:
+        raise InputError(
+            "parse_suite takes a resolved suite; use load_suite for one that extends another",
+            file=path,
+            line=locate_line(text, ("extends",)),
+            field="extends",
+        )
+    return _validate(data, path, text, (SuiteSource(path=path, text=text),), ())
+
+
+def load_suite(path: Path, sets: Sequence[str] = ()) -> LoadedSuite:
+    """Read and validate a suite file, following `extends` and applying `--set` assignments
+    (see `resolve_suite_text`)."""
+    sources, data, text = _resolve(path, tuple(sets))
+    return _validate(data, path, text, sources, tuple(sets))
+
+
+def resolve_suite_text(path: Path, sets: Sequence[str] = ()) -> str:
+    """The suite at `path` as one self-contained TOML text: its `extends` chain merged and the
+    `--set KEY=VALUE` assignments applied. A suite that extends nothing, with nothing set, is
+    its own text byte for byte. This is what a run's journal records, so the run can be
+    re-planned (`roibench log`, `--resume`) without the base files."""
+    return _resolve(path, tuple(sets))[2]
+
+
+# --- overlays: `extends` and `--set` ----------------------------------------------------------
+
+PATH_FIELDS = ("price_cards",)
+"""Top-level fields holding a path (rebased when they come from a base in another folder)."""
+
+
+def _read_chain(path: Path) -> list[tuple[SuiteSource, dict[str, Any]]]:
+    """The suite and the bases it extends, the suite first."""
+    chain: list[tuple[SuiteSource, dict[str, Any]]] = []
+    seen: list[Path] = []
+    current: Path | None = path
+    child: SuiteSource | None = None
+    while current is not None:
+        if current.resolve() in seen:
+            names = " -> ".join(str(p) for p in [*seen, current.resolve()])
+            assert child is not None
+            raise InputError(
+                f"extends forms a cycle ({names})",
+                file=child.path,
+                line=locate_line(child.text, ("extends",)),
+                field="extends",
+            )
+        if not current.is_file():
+            if child is None:
+                raise InputError("suite file not found", file=current)
+            raise InputError(
+                f"base suite not found: {current}",
+                file=child.path,
+                line=locate_line(child.text, ("extends",)),
+                field="extends",
+            )
+        try:
+            text = current.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise InputError("suite file is not UTF-8 text", file=current) from None
+        seen.append(current.resolve())
+        source = SuiteSource(path=current, text=text)
+        data = _parse_toml(text, current)
+        base = data.pop("extends", None)
+        chain.append((source, data))
+        if base is None:
+            break
+        if not isinstance(base, str) or not base:
+            raise InputError(
+                "extends must be the path of one base suite file",
+                file=current,
+                line=locate_line(text, ("extends",)),
+                field="extends",
+            )
+        child = source
+        base_path = Path(base).expanduser()
+        current = base_path if base_path.is_absolute() else current.parent / base_path
+    return chain
+
+
+def _rebase(data: dict[str, Any], source_dir: Path, suite_dir: Path) -> dict[str, Any]:
+    """A base's relative paths (price_cards, workflow datasets, plug-in files) rewritten
+    relative to the suite's own folder, where the merged suite resolves them."""
+    if source_dir.resolve() == suite_dir.resolve():
+        return data
+
+    def move(value: str) -> str:
+        if Path(value).expanduser().is_absolute():
+            return value
+        return os.path.relpath(source_dir / value, suite_dir)
+
+    def move_ref(value: str) -> str:
+        target, sep, attr = value.rpartition(":")
+        if sep and (target.endswith(".py") or "/" in target or "\\" in target):
+            return f"{move(target)}:{attr}"
+        return value
+
+    out = dict(data)
+    for key in PATH_FIELDS:
+        if isinstance(out.get(key), str):
+            out[key] = move(out[key])
+    for table in ("workflows", "agents"):
+        entries = out.get(table)
+        if not isinstance(entries, list):
+            continue
+        moved: list[Any] = []
+        for entry in cast(list[Any], entries):
+            if isinstance(entry, str):
+                moved.append(move_ref(entry))
+            elif isinstance(entry, dict):
+                e = dict(cast(dict[str, Any], entry))
+                if isinstance(e.get("name"), str):
+                    e["name"] = move_ref(e["name"])
+                if table == "workflows" and isinstance(e.get("dataset"), str):
+                    e["dataset"] = move(e["dataset"])
+                moved.append(e)
+            else:
+                moved.append(entry)
+        out[table] = moved
+    return out
+
+
+def merge_tables(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """`override` over `base`: tables merge key by key (recursively); anything else — a value,
+    an array, an array of tables such as [[models]] — replaces the base's whole."""
+    out = dict(base)
+    for key, value in override.items():
+        old = out.get(key)
+        if isinstance(old, dict) and isinstance(value, dict):
+            out[key] = merge_tables(cast(dict[str, Any], old), cast(dict[str, Any], value))
+        else:
+            out[key] = value
+    return out
+
+
+def _set_path(key: str) -> tuple[str | int, ...]:
+    return tuple(int(p) if p.isdigit() else p for p in key.split("."))
+
+
+def _has_path(data: Any, loc: tuple[int | str, ...]) -> bool:
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and isinstance(part, str) and part in node:
+            node = cast(dict[str, Any], node)[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = cast(list[Any], node)[part]
+        else:
+            return False
+    return True
+
+
+def _members(annotation: Any) -> list[Any]:
+    """The types of a (possibly Optional/Union) annotation, None aside."""
+    if get_origin(annotation) in (Union, UnionType):
+        return [m for m in get_args(annotation) if m is not type(None)]
+    return [annotation]
+
+
+def _field_of(model: type[BaseModel], name: str) -> Any | None:
+    for fname, info in model.model_fields.items():
+        if name in (fname, info.alias):
+            return info.annotation
+    return None
+
+
+def _leaf_type(key: str) -> Any:
+    """The annotation of the suite field `key` names ('outcome_pricing.price_usd',
+    'workflows.0.limit'); InputError naming the key when the schema has no such field."""
+    parts = _set_path(key)
+    types: list[Any] = [SuiteConfig]
+    for i, part in enumerate(parts):
+        here = ".".join(str(p) for p in parts[: i + 1])
+        nxt: list[Any] = []
+        for t in types:
+            origin = get_origin(t)
+            if isinstance(t, type) and issubclass(t, BaseModel) and isinstance(part, str):
+                found = _field_of(t, part)
+                if found is not None:
+                    nxt.extend(_members(found))
+            elif origin is list and isinstance(part, int):
+                nxt.extend(_members(get_args(t)[0]))
+            elif (origin is dict and isinstance(part, str)) or t is Any:
+                nxt.append(Any)
+        if not nxt:
+            known = ""
+            models = [t for t in types if isinstance(t, type) and issubclass(t, BaseModel)]
+            if models and isinstance(part, str):
+                names = sorted(
+                    info.alias or fname for fname, info in models[0].model_fields.items()
+                )
+                known = f"; fields here: {', '.join(names)}"
+            elif any(get_origin(t) is list for t in types):
+                known = "; an array: give an index, e.g. models.0.name"
+            raise InputError(f"the suite has no field {here!r}{known}", field=f"--set {key}")
+        types = nxt
+    return types
+
+
+def _typed_value(raw: str, types: list[Any]) -> Any:
+    """`raw` as the field's type: a TOML value (2, 0.5, true, [1, 2], "x"), kept as the raw
+    text for a text field."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise InputError("suite file is not UTF-8 text", file=path) from None
-    return parse_suite(text, path)
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+    texty = all(t is str or get_origin(t) is Literal for t in types)
+    if texty and not isinstance(value, str):
+        return raw
+    return value
+
+
+def apply_sets(data: dict[str, Any], sets: Sequence[str]) -> dict[str, Any]:
+    """`data` with each 'KEY=VALUE' applied (see `_leaf_type`, `_typed_value`)."""
+    out = copy.deepcopy(data)
+    for assignment in sets:
+        key, eq, raw = assignment.partition("=")
+        key = key.strip()
+        if not eq or not key:
+            raise InputError(
+                f"expected KEY=VALUE, e.g. trials=5 (got {assignment!r})", field="--set"
+            )
+        value = _typed_value(raw.strip(), _leaf_type(key))
+        parts = _set_path(key)
+        node: Any = out
+        for i, part in enumerate(parts[:-1]):
+            child_key = parts[i + 1]
+            if isinstance(part, int):
+                if not isinstance(node, list) or part >= len(node):
+                    have = len(node) if isinstance(node, list) else 0
+                    raise InputError(
+                        f"index {part} is out of range ({have} entries)", field=f"--set {key}"
+                    )
+                entries = cast(list[Any], node)
+                if isinstance(entries[part], str):  # workflows = ["refunds"]: name only
+                    entries[part] = {"name": entries[part]}
+                node = entries[part]
+            else:
+                table = cast(dict[str, Any], node)
+                if not isinstance(table.get(part), dict | list):
+                    table[part] = [] if isinstance(child_key, int) else {}
+                node = table[part]
+        last = parts[-1]
+        if isinstance(last, int):
+            if not isinstance(node, list) or last >= len(node):
+                raise InputError(f"index {last} is out of range", field=f"--set {key}")
+            cast(list[Any], node)[last] = value
+        else:
+            cast(dict[str, Any], node)[last] = value
+    return out
+
+
+def _resolve(
+    path: Path, sets: tuple[str, ...]
+) -> tuple[tuple[SuiteSource, ...], dict[str, Any], str]:
+    chain = _read_chain(path)
+    sources = tuple(source for source, _ in chain)
+    if len(chain) == 1 and not sets:
+        return sources, chain[0][1], chain[0][0].text
+    merged: dict[str, Any] = {}
+    for source, data in reversed(chain):
+        merged = merge_tables(merged, _rebase(data, source.path.parent, path.parent))
+    merged = apply_sets(merged, sets)
+    origin = [str(path)] + [f"extends {s.path}" for s in sources[1:]]
+    origin += [f"--set {a}" for a in sets]
+    header = (
+        "# Resolved by roibench from " + "; ".join(origin) + "\n"
+        "# (bases merged: tables key by key, arrays and [[arrays of tables]] replaced)\n\n"
+    )
+    return sources, merged, header + dump_toml(merged)
+
+
+# --- a small TOML writer (the merged suite as text) -------------------------------------------
+
+_BARE = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE.match(key) else json.dumps(key, ensure_ascii=False)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | Decimal):
+        text = repr(value) if isinstance(value, float) else str(value)
+        return {"inf": "inf", "-inf": "-inf", "nan": "nan"}.get(text, text)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, datetime | date | dt_time):
+        return value.isoformat()
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in cast(list[Any], value)) + "]"
+    if isinstance(value, dict):
+        items = cast(dict[str, Any], value).items()
+        inner = ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in items)
+        return "{ " + inner + " }" if inner else "{}"
+    raise TypeError(f"cannot write {type(value).__name__} as TOML")
+
+
+def _is_table_array(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(v, dict) for v in cast(list[Any], value))
+    )
+
+
+def dump_toml(data: dict[str, Any], prefix: tuple[str, ...] = ()) -> str:
+    """`data` (as tomllib reads it) as TOML text: values first, then [tables], then
+    [[arrays of tables]]; tomllib reads the text back to equal data."""
+    lines: list[str] = []
+    tables: list[tuple[str, dict[str, Any]]] = []
+    arrays: list[tuple[str, list[dict[str, Any]]]] = []
+    for key, value in data.items():
+        if isinstance(value, dict) and value:
+            tables.append((key, cast(dict[str, Any], value)))
+        elif _is_table_array(value):
+            arrays.append((key, cast(list[dict[str, Any]], value)))
+        else:
+            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
+    out = "\n".join(lines) + ("\n" if lines else "")
+    for key, table in tables:
+        name = ".".join(_toml_key(p) for p in (*prefix, key))
+        out += f"\n[{name}]\n" + dump_toml(table, (*prefix, key))
+    for key, entries in arrays:
+        name = ".".join(_toml_key(p) for p in (*prefix, key))
+        for entry in entries:
+            out += f"\n[[{name}]]\n" + dump_toml(entry, (*prefix, key))
+    return out
 
 
 def suite_catalog(suite: LoadedSuite) -> PriceCatalog:
@@ -303,12 +674,7 @@ def suite_catalog(suite: LoadedSuite) -> PriceCatalog:
     if cfg.price_cards:
         path = suite.resolve(cfg.price_cards)
         if not path.is_file():
-            raise InputError(
-                f"price-card file not found: {path}",
-                file=suite.path,
-                line=locate_line(suite.text, ("price_cards",)),
-                field="price_cards",
-            )
+            raise suite.error(f"price-card file not found: {path}", ("price_cards",), "price_cards")
         user = load_price_book(path)
         origin = path.name
     return PriceCatalog(user, user_origin=origin, fx_override=cfg.fx)
@@ -328,9 +694,6 @@ def model_pricer(catalog: PriceCatalog, suite: LoadedSuite, index: int) -> Price
             card_ref=model.card_ref,
         )
     except KeyError as exc:
-        raise InputError(
-            str(exc.args[0]),
-            file=suite.path,
-            line=locate_line(suite.text, ("models", index, "price_card")),
-            field=f"models.{index}.price_card",
+        raise suite.error(
+            str(exc.args[0]), ("models", index, "price_card"), f"models.{index}.price_card"
         ) from None

@@ -67,6 +67,16 @@ class Outcome(BaseModel):
         """Shorthand for an infrastructure error."""
         return cls(status=OutcomeStatus.ERROR, reason=reason)
 
+    def stopped_by(self, stop_reason: str, detail: str) -> Outcome:
+        """This outcome, for an agent that stopped on a limit (`step_limit`,
+        `budget_exceeded`): a failure names the limit as its cause, with the grader's finding
+        after it; other statuses (harm done, a hand-off made) keep their own reason."""
+        if self.status is not OutcomeStatus.FAILED:
+            return self
+        return self.model_copy(
+            update={"reason": f"{stop_reason}: {detail} (grader: {self.reason})"}
+        )
+
 
 @dataclass(frozen=True)
 class Counts:

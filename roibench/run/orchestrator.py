@@ -67,6 +67,8 @@ class RunRequest:
     workers: int | None = None
     mlflow: bool = True
     experiment: str | None = None
+    sets: tuple[str, ...] = ()
+    """`--set KEY=VALUE` overrides of suite fields (the journal records the resolved suite)."""
 
     @property
     def overrides(self) -> Overrides:
@@ -208,7 +210,7 @@ def prepare(request: RunRequest) -> Prepared:
     if request.resume is not None:
         spec = read_run_spec(request.resume)
         _refuse_conflicts(request, spec)
-        current = load_suite(request.suite)
+        current = load_suite(request.suite, request.sets)
         if current.text != spec.suite.text:
             raise InputError(
                 f"the suite changed since {request.resume} was written; resume needs the "
@@ -226,7 +228,7 @@ def prepare(request: RunRequest) -> Prepared:
             lost=previous.lost_calls,
             resumed=True,
         )
-    loaded = load_suite(request.suite)
+    loaded = load_suite(request.suite, request.sets)
     o = request.overrides
     plan = plan_suite(
         loaded, trials=o.trials, limit=o.limit, concurrency=o.concurrency, seed=o.seed
@@ -247,7 +249,18 @@ def prepare(request: RunRequest) -> Prepared:
 
 
 def check(prepared: Prepared, request: RunRequest) -> None:
-    """Refuse what cannot run: an unpriced model under a spend cap, unreachable endpoints."""
+    """Refuse what cannot run: references naming unknown tools or bad arguments, budgets
+    short of the longest reference (the static part of `roibench check`), an unpriced model
+    under a spend cap, unreachable endpoints."""
+    from roibench.run.check import check_plan
+
+    found = check_plan(prepared.plan, replay=False).problems
+    if found:
+        raise InputError(
+            "; ".join(p.render() for p in found[:5])
+            + (f"; and {len(found) - 5} more" if len(found) > 5 else "")
+            + f" (roibench check {request.suite} lists them all)"
+        )
     if request.max_spend_usd is not None:
         unpriced = sorted({c.model.name for c in prepared.spec.cells if c.price is None})
         if unpriced:

@@ -109,21 +109,21 @@ def plan_suite(
         try:
             wf = resolve_workflow(ref.name, base_dirs)
         except InputError as exc:
-            raise InputError(exc.detail, file=suite.path, field=f"workflows[{i}].name") from None
+            raise suite.error(exc.detail, ("workflows", i), f"workflows[{i}].name") from None
         if ref.dataset:
             path = suite.resolve(ref.dataset)
         elif wf.dataset is not None:
             path = Path(wf.dataset)
         else:
-            raise InputError(
+            raise suite.error(
                 f"workflow {wf.name!r} has no default dataset; set one",
-                file=suite.path,
-                field=f"workflows[{i}].dataset",
+                ("workflows", i),
+                f"workflows[{i}].dataset",
             )
         try:
             wf.configure(dict(ref.options), user_simulator=ref.user_model is not None)
         except ValueError as exc:
-            raise InputError(str(exc), file=suite.path, field=f"workflows[{i}].options") from None
+            raise suite.error(str(exc), ("workflows", i), f"workflows[{i}].options") from None
         dataset = wf.load_tasks(path)
         user_sims[id(wf)] = _user_model(suite, i)
         if limit is not None:
@@ -136,7 +136,9 @@ def plan_suite(
         try:
             agents.append((aref, resolve_agent(aref.name, base_dirs)))
         except InputError as exc:
-            raise InputError(exc.detail, file=suite.path, field=f"agents[{i}].name") from None
+            raise suite.error(exc.detail, ("agents", i), f"agents[{i}].name") from None
+    _unique_names(suite, "workflows", [wf.name for _, wf, _ in workflows], "Workflow")
+    _unique_names(suite, "agents", [agent.name for _, agent in agents], "agent")
     catalog = suite_catalog(suite)
     pricers = [model_pricer(catalog, suite, i) for i in range(len(cfg.models))]
     cells = [
@@ -162,6 +164,23 @@ def plan_suite(
         seed=cfg.seed if seed is None else seed,
         concurrency=concurrency or cfg.concurrency,
     )
+
+
+def _unique_names(suite: LoadedSuite, table: str, names: list[str], kind: str) -> None:
+    """Cells are named workflow/agent/model: two entries whose objects share a `name` would
+    merge their trials into one cell (e.g. two policies of one workflow in an A/B test)."""
+    first: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name in first:
+            entries = suite.config.workflows if table == "workflows" else suite.config.agents
+            raise suite.error(
+                f"{table}[{first[name]}] ({entries[first[name]].name!r}) and {table}[{i}] "
+                f"({entries[i].name!r}) are both named {name!r}: their trials would merge into "
+                f"one cell. Give each {kind} class its own `name`",
+                (table, i),
+                f"{table}[{i}].name",
+            )
+        first[name] = i
 
 
 def _user_model(suite: LoadedSuite, index: int) -> tuple[ModelSpec | None, Pricer | None]:
@@ -194,6 +213,14 @@ def _user_model(suite: LoadedSuite, index: int) -> tuple[ModelSpec | None, Price
     except KeyError as exc:
         raise InputError(str(exc.args[0]), file=suite.path, field=field_name) from None
     return spec, pricer
+
+
+def _stop_detail(run: AgentRun) -> str:
+    if run.stop_reason == "step_limit":
+        return f"the agent used all {run.max_steps} steps (max_steps) before it finished"
+    if run.stop_reason == "budget_exceeded":
+        return f"the agent used its {run.max_tokens} tokens (max_tokens_per_trial)"
+    return f"the agent stopped ({run.stop_reason})"
 
 
 def trial_seed(seed: int, task_id: str, k: int) -> int:
@@ -558,6 +585,10 @@ class Runner:
             outcome = cell.workflow.grade(
                 task, env, Transcript(messages=final_messages, reply=run.reply)
             )
+            if run.stop_reason is not None:
+                # the grader sees only the end state ("reply does not state ..."); the cause
+                # of an unfinished trial is the limit the agent stopped on
+                outcome = outcome.stopped_by(run.stop_reason, _stop_detail(run))
         except LLMError as exc:
             error_class = ErrorClass(exc.error_class)
             outcome = Outcome.error(str(exc))

@@ -35,15 +35,19 @@ class ToolError(Exception):
     """Raise inside a tool to return an error message to the agent (it may recover)."""
 
 
-def tool(fn: Callable[..., Any] | None = None, *, write: bool = False) -> Any:
+def tool(
+    fn: Callable[..., Any] | None = None, *, write: bool = False, escalation: bool = False
+) -> Any:
     """Mark an Env method as a tool the agent may call.
 
     The method's docstring becomes the tool description and its typed parameters the JSON
-    schema. `write=True` marks a state-changing action (counted for per-action pricing).
+    schema. `write=True` marks a state-changing action (counted for per-action pricing,
+    reviewed by `self_check`). `escalation=True` marks a hand-off to a human: the simulator's
+    "needless escalation" deviation calls it (see README, "What the simulator does").
     """
 
     def mark(f: F) -> F:
-        f._roibench_tool = {"write": write}  # type: ignore[attr-defined]
+        f._roibench_tool = {"write": write, "escalation": escalation}  # type: ignore[attr-defined]
         return f
 
     return mark(fn) if fn is not None else mark
@@ -58,6 +62,8 @@ class ToolSpec:
     args_model: type[BaseModel]
     write: bool
     schema: dict[str, Any]
+    escalation: bool = False
+    """Hands the work to a human (`@tool(escalation=True)`)."""
 
 
 @dataclass
@@ -104,6 +110,7 @@ def _tool_specs(env_cls: type[Env]) -> dict[str, ToolSpec]:
             description=doc,
             args_model=args_model,
             write=bool(marker["write"]),
+            escalation=bool(marker.get("escalation", False)),
             schema={
                 "type": "function",
                 "function": {"name": name, "description": doc, "parameters": params},
@@ -137,6 +144,11 @@ class Env:
     def write_tools(cls) -> frozenset[str]:
         """Names of the state-changing tools."""
         return frozenset(n for n, s in _tool_specs(cls).items() if s.write)
+
+    @classmethod
+    def escalation_tools(cls) -> frozenset[str]:
+        """Names of the tools that hand the work to a human (`@tool(escalation=True)`)."""
+        return frozenset(n for n, s in _tool_specs(cls).items() if s.escalation)
 
     async def call(self, name: str, arguments: str | dict[str, Any]) -> str:
         """Run a tool by name with JSON arguments; errors come back as text for the agent."""
@@ -287,6 +299,10 @@ class Workflow:
     """Human baseline for this kind of work."""
     dataset: ClassVar[Path | None] = None
     """Default task file."""
+    harms_without_loss: ClassVar[bool] = False
+    """Some harms this workflow grades move no money (access granted, data disclosed), so a
+    harmful outcome may carry `loss_usd == 0`. When False, `roibench check` requires every
+    task's tempting actions to grade harmful with a loss above zero."""
 
     def validate_task(self, task: Task) -> None:
         """Raise ValueError if the task's state is malformed for this workflow."""

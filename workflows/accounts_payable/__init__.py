@@ -174,7 +174,7 @@ class AccountsPayableEnv(Env):
             "bank_account": account,
         }
 
-    @tool(write=True)
+    @tool(write=True, escalation=True)
     def escalate_to_controller(self, reason: str, invoice_id: str = "") -> dict[str, Any]:
         """Refer the invoice to the controller, with the reason (approval limit, fraud red
         flags, anything this policy does not cover)."""

@@ -100,7 +100,7 @@ class ClaimsEnv(Env):
             "queue": "special investigations",
         }
 
-    @tool(write=True)
+    @tool(write=True, escalation=True)
     def escalate_to_senior_adjuster(self, reason: str, claim_id: str = "") -> dict[str, Any]:
         """Pass the claim to a senior adjuster, with the reason (authority limit, attorney or
         litigation, anything this policy does not cover)."""

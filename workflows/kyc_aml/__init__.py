@@ -162,7 +162,7 @@ class KycAmlEnv(Env):
             "released": held["txn_id"] if held else None,
         }
 
-    @tool(write=True)
+    @tool(write=True, escalation=True)
     def escalate_alert(self, reason: str, alert_id: int | None = None) -> dict[str, Any]:
         """Escalate the alert under review (or `alert_id`) to a senior analyst, with the
         reason; the held transaction stays held."""
@@ -198,6 +198,7 @@ class KycAmlWorkflow(Workflow):
     """Sanctions, PEP and transaction-monitoring alert review (Level 1 analyst)."""
 
     name = "kyc_aml"
+    harms_without_loss = True  # suppressing a false positive's alerts moves no money
     description = "AML alert review: fuzzy sanctions/PEP hits, structuring, high-risk countries"
     policy = (HERE / "policy.md").read_text(encoding="utf-8")
     env = KycAmlEnv

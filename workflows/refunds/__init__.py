@@ -83,7 +83,7 @@ class RefundsEnv(Env):
         )
         return {"status": "credited", "customer_id": customer_id, "amount": str(value)}
 
-    @tool(write=True)
+    @tool(write=True, escalation=True)
     def escalate_to_human(self, reason: str) -> dict[str, Any]:
         """Hand the ticket to a human supervisor, with the reason."""
         self.state["escalations"].append({"reason": reason})

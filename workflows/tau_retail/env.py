@@ -232,7 +232,7 @@ class TauRetailEnv(Env):
         del thought
         return ""
 
-    @tool
+    @tool(escalation=True)
     def transfer_to_human_agents(self, summary: str) -> str:
         """Hand the customer to a human agent with a summary of their issue. Only when the
         customer asks for a human or the request cannot be handled with these tools."""

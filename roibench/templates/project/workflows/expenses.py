@@ -54,7 +54,7 @@ class ExpenseEnv(Env):
         self.state["decisions"][claim_id] = decision
         return {"claim_id": claim_id, "status": decision + "d"}
 
-    @tool(write=True)
+    @tool(write=True, escalation=True)
     def escalate(self, claim_id: str, reason: str) -> dict[str, Any]:
         """Send a claim to the finance team for review."""
         self.state["escalations"].append({"claim_id": claim_id, "reason": reason})
