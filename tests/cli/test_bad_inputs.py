@@ -200,6 +200,24 @@ CASES: dict[str, tuple[str, Callable[[Path], None] | None, list[str], list[str]]
         [],
         ["cannot reach provider 'local'"],
     ),
+    "--set of an unknown key": (
+        suite(),
+        None,
+        ["--set", "outcome_pricing.price=2"],
+        ["--set outcome_pricing.price", "no field", "price_usd"],
+    ),
+    "--set of a bad value": (
+        suite(),
+        None,
+        ["--set", "trials=0"],
+        ["--set trials=0", "field 'trials'", "greater than 0"],
+    ),
+    "extends a missing base": (
+        suite(head='extends = "base.toml"\n'),
+        None,
+        [],
+        ["suite.toml:1", "field 'extends'", "base suite not found"],
+    ),
     "resume of a missing journal": (
         suite(),
         None,
