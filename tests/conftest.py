@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from roibench.config.tasks import load_dataset
+from roibench.sim.player import ToolTraits
 from roibench.sim.server import SimServer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,7 +44,9 @@ def refunds_tasks():
 @pytest.fixture
 def sim_server(refunds_tasks) -> Iterator[SimServer]:
     """A real simulator HTTP server on 127.0.0.1 in a background thread."""
-    server = SimServer(refunds_tasks).start_in_thread()
+    from roibench.workflows.refunds import RefundsEnv
+
+    server = SimServer(refunds_tasks, traits=ToolTraits.of(RefundsEnv)).start_in_thread()
     try:
         yield server
     finally:

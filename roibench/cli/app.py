@@ -259,7 +259,17 @@ def sim(
     port: Annotated[int, typer.Option(help="Port (0 = any free port).")] = 8787,
     host: Annotated[str, typer.Option(help="Bind address (loopback by default).")] = "127.0.0.1",
     dataset: Annotated[
-        list[Path] | None, typer.Option(help="Extra task files to recognise.")
+        list[Path] | None,
+        typer.Option(
+            help="Extra task files to recognise (with the tools of the one --workflow given)."
+        ),
+    ] = None,
+    workflow: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A workflow of your own (module:attr, file.py:attr): its default dataset is "
+            "recognised, with what its tools are declared to be (writes, escalation)."
+        ),
     ] = None,
     faults: Annotated[
         str | None, typer.Option(help="Default faults, e.g. '429=0.1,500=0.05,timeout=0.02'.")
@@ -273,20 +283,27 @@ def sim(
         typer.Option(min=0, help="Fixed latency in seconds for every profile (benchmarks)."),
     ] = None,
 ) -> None:
-    """Run the simulator as an OpenAI-compatible server for any client."""
-    from roibench.config.tasks import load_dataset
+    """Run the simulator as an OpenAI-compatible server for any client (see the README, "What
+    the simulator does"): the built-in workflows' tasks, and yours with --workflow/--dataset."""
+    from roibench.config.tasks import Task, load_dataset
     from roibench.core.faults import FaultSpec
     from roibench.run.plugins import BUILTIN_WORKFLOWS, resolve_workflow
+    from roibench.sim.player import UNKNOWN_TOOLS, ToolTraits
     from roibench.sim.server import SimServer
 
-    tasks = []
+    registered: list[tuple[list[Task], ToolTraits]] = []
     try:
-        for name in BUILTIN_WORKFLOWS:
-            wf = resolve_workflow(name, [Path.cwd()])
-            if wf.dataset is not None:
-                tasks.extend(load_dataset(Path(wf.dataset)).tasks)
+        own = [resolve_workflow(ref, [Path.cwd()]) for ref in workflow or []]
+        if dataset and len(own) > 1:
+            raise InputError("--dataset goes with at most one --workflow", field="--dataset")
+        for wf in [resolve_workflow(name, [Path.cwd()]) for name in BUILTIN_WORKFLOWS] + own:
+            if wf.dataset is not None and not (dataset and wf in own):
+                tasks = list(load_dataset(Path(wf.dataset), wf.validate_task).tasks)
+                registered.append((tasks, ToolTraits.of(wf.env)))
+        traits = ToolTraits.of(own[0].env) if own else UNKNOWN_TOOLS
         for path in dataset or []:
-            tasks.extend(load_dataset(path).tasks)
+            validate = own[0].validate_task if own else None
+            registered.append((list(load_dataset(path, validate).tasks), traits))
     except InputError as exc:
         _fail_input(exc)
     try:
@@ -299,9 +316,9 @@ def sim(
         key = os.environ.get(require_key_env)
         if not key:
             _fail_input(InputError(f"{require_key_env} is not set", field="--require-key-env"))
-    server = SimServer(
-        tasks, host=host, port=port, faults=fault_spec, api_key=key, latency_s=latency
-    )
+    server = SimServer(host=host, port=port, faults=fault_spec, api_key=key, latency_s=latency)
+    for tasks, traits in registered:
+        server.player.register(tasks, traits)
 
     async def serve() -> None:
         await server.start()

@@ -78,6 +78,11 @@ class ModelSpec(BaseModel):
     faults: FaultSpec | None = Field(
         default=None, description="Simulator only: injected fault rates."
     )
+    send_seed: bool | None = Field(
+        default=None,
+        description="Send each trial's seed as OpenAI's `seed` parameter; default: the "
+        "provider's (on for sim and local).",
+    )
     price: PriceSpec | None = Field(default=None, description="Inline price card.")
     card_ref: str | None = Field(
         default=None,
@@ -105,6 +110,8 @@ class ModelSpec(BaseModel):
             updates["base_url"] = self.base_url
         if self.api_key_env is not None:
             updates["api_key_env"] = self.api_key_env
+        if self.send_seed is not None:
+            updates["sends_seed"] = self.send_seed
         return preset.model_copy(update=updates) if updates else preset
 
     def price_card(self) -> PriceCard | None:

@@ -243,16 +243,19 @@ class ChatModel:
                 body[provider.max_tokens_param] = value
             else:
                 body[key] = value
-        if self.seed is not None and provider.simulated:
+        if self.seed is not None and provider.sends_seed:
+            # the trial's identity travels on the wire, provider-neutrally: any server that
+            # takes OpenAI's `seed` (a local one, or `roibench sim` behind provider "local")
+            # varies from trial to trial and repeats a trial exactly
             body["seed"] = self.seed
         return body
 
     def _headers(self, attempt: int) -> dict[str, str]:
         headers = {"Content-Type": "application/json"}
-        if not self.endpoint.provider.simulated:
-            return headers
-        headers[ATTEMPT_HEADER] = str(attempt)
-        if self.faults_header:
+        provider = self.endpoint.provider
+        if provider.sends_seed:
+            headers[ATTEMPT_HEADER] = str(attempt)
+        if provider.simulated and self.faults_header:
             headers[FAULTS_HEADER] = self.faults_header
         return headers
 

@@ -45,6 +45,12 @@ class Provider(BaseModel):
     simulated: bool = Field(
         default=False, description="The built-in simulator; results are tagged."
     )
+    sends_seed: bool = Field(
+        default=False,
+        description="Send each trial's seed as the OpenAI `seed` request parameter, and the "
+        "attempt number in the x-roibench-attempt header: trials differ from one another and "
+        "repeat exactly (the simulator, local servers); a model's `send_seed` overrides it.",
+    )
     docs: str = Field(default="", description="Where these facts come from.")
 
     def api_key(self) -> str | None:
@@ -74,6 +80,7 @@ PRESETS: dict[str, Provider] = {
             key_optional=True,
             usage_dialect="openai",
             simulated=True,
+            sends_seed=True,
             docs="roibench's built-in simulator on loopback",
         ),
         Provider(
@@ -222,6 +229,7 @@ PRESETS: dict[str, Provider] = {
             api_key_env="LOCAL_API_KEY",
             key_optional=True,
             reasoning_field="reasoning_content",
+            sends_seed=True,  # vLLM, Ollama, llama.cpp and `roibench sim` all take `seed`
             docs="vLLM, Ollama (http://127.0.0.1:11434/v1), llama.cpp: set base_url in the suite",
         ),
     )

@@ -350,7 +350,7 @@ class Runner:
         self.journal = journal
         self.progress = progress
         self.options = options or RunOptions()
-        self._endpoints: dict[tuple[str, str], Endpoint] = {}
+        self._endpoints: dict[tuple[str, str, bool], Endpoint] = {}
         self._graphs: dict[int, Any] = {}
         self._sim: Any = None
         self._budget = _SpendBudget(self.options.max_spend_usd)
@@ -360,10 +360,12 @@ class Runner:
         base_url = provider.base_url
         if provider.simulated and base_url is None:
             if self._sim is None:
+                from roibench.sim.player import ToolTraits
                 from roibench.sim.server import SimServer
 
-                tasks = [t for c in self.plan.cells for t in c.tasks]
-                server = SimServer(tasks)
+                server = SimServer()
+                for cell in self.plan.cells:  # the tasks, and what their tools are declared to be
+                    server.player.register(cell.tasks, ToolTraits.of(cell.workflow.env))
                 await server.start()
                 # published only once listening; a concurrent first caller's spare is closed
                 if self._sim is None:
@@ -373,7 +375,7 @@ class Runner:
             base_url = self._sim.base_url
         if base_url is None:
             raise InputError(f"model {model.name!r}: provider {provider.name!r} needs base_url")
-        key = (provider.name, base_url)
+        key = (provider.name, base_url, provider.sends_seed)
         if key not in self._endpoints:
             concurrency = model.concurrency or self.plan.concurrency
             # limits belong to the endpoint; where models share one, the strictest applies

@@ -22,12 +22,16 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, cast
 
 from roibench.config.tasks import Action, Task
 from roibench.sim.profiles import SimProfile
+
+if TYPE_CHECKING:
+    from roibench.workflow import Env
 
 _FILLER = (
     " Thank you for your patience while I looked into this.",
@@ -56,17 +60,59 @@ class Plan:
     reply: str
 
 
+@dataclass(frozen=True)
+class ToolTraits:
+    """What a workflow declares about its tools (`@tool(write=..., escalation=...)`), which
+    the simulator reads instead of guessing from tool names. Unknown (`known=False`, a task
+    file registered without its workflow): no needless escalation, and every action may be
+    the one skipped or given a wrong argument."""
+
+    writes: frozenset[str] = frozenset()
+    escalations: frozenset[str] = frozenset()
+    known: bool = False
+
+    @classmethod
+    def of(cls, env: type[Env]) -> ToolTraits:
+        """The traits of an Env class's tools."""
+        specs = env.tool_specs()
+        return cls(
+            writes=frozenset(n for n, s in specs.items() if s.write),
+            escalations=frozenset(n for n, s in specs.items() if s.escalation),
+            known=True,
+        )
+
+    def is_write(self, tool: str) -> bool:
+        """True for a declared write (for unknown traits: every tool)."""
+        return tool in self.writes if self.known else True
+
+
+UNKNOWN_TOOLS = ToolTraits()
+
+ESCALATION_NOTE = "This request needs a colleague's review before anything is done."
+"""The free text of a needless escalation (its `reason`, `summary`, ...)."""
+
+AMOUNT_ERRORS = (Decimal("1.1"), Decimal("0.9"))
+"""A wrong amount is 10% too high (an over-payment) or 10% too low, equally likely."""
+
+
 class SimPlayer:
     """Plays registered tasks. Thread-compatible: state is read-only after registration."""
 
-    def __init__(self, tasks: Iterable[Task] = ()) -> None:
+    def __init__(self, tasks: Iterable[Task] = (), traits: ToolTraits = UNKNOWN_TOOLS) -> None:
         self._tasks: dict[str, Task] = {}
-        self.register(tasks)
+        self._traits: dict[str, ToolTraits] = {}
+        self.register(tasks, traits)
 
-    def register(self, tasks: Iterable[Task]) -> None:
-        """Make tasks recognisable by their opening message."""
+    def register(self, tasks: Iterable[Task], traits: ToolTraits = UNKNOWN_TOOLS) -> None:
+        """Make tasks recognisable by their opening message, with their workflow's tools."""
         for task in tasks:
-            self._tasks[fingerprint(task.prompt)] = task
+            key = fingerprint(task.prompt)
+            self._tasks[key] = task
+            self._traits[key] = traits
+
+    def traits(self, task: Task) -> ToolTraits:
+        """The tool traits registered with a task."""
+        return self._traits.get(fingerprint(task.prompt), UNKNOWN_TOOLS)
 
     def __len__(self) -> int:
         return len(self._tasks)
@@ -83,12 +129,29 @@ class SimPlayer:
                 return self._tasks.get(fingerprint(str(content or "")))
         return None
 
-    def plan(self, task: Task, profile: SimProfile, seed: int, tool_names: set[str]) -> Plan:
-        """Decide this trial's behaviour: deterministic in (seed, task, profile)."""
+    def plan(
+        self,
+        task: Task,
+        profile: SimProfile,
+        seed: int,
+        tools: Iterable[str] | Mapping[str, Any],
+        messages: Sequence[dict[str, Any]] = (),
+    ) -> Plan:
+        """Decide this trial's behaviour: deterministic in (seed, task, profile), so every
+        agent gets the same deviation on the same trial. `tools`: the tool names offered, or
+        name -> JSON-schema parameters (a needless escalation fills its arguments from them);
+        `messages`: the conversation so far (τ tasks read tool results from it)."""
         from roibench.sim import tau  # τ retail tasks deviate in τ-shaped ways
 
+        schemas: dict[str, Any] = (
+            dict(cast(Mapping[str, Any], tools))
+            if isinstance(tools, Mapping)
+            else dict.fromkeys(tools)
+        )
+        tool_names = set(schemas)
+        traits = self.traits(task)
         if tau.is_tau_task(task):
-            return tau.tau_plan(task, profile, seed, tool_names)
+            return tau.tau_plan(task, profile, seed, tool_names, traits, messages)
         mult = profile.tier_multiplier.get(task.tier, 1.0)
         u = unit_hash(seed, task.id, profile.name)
         tempted = (
@@ -96,15 +159,16 @@ class SimPlayer:
             if task.tier == "adversarial"
             else profile.invents_exception * mult
         )
-        escalation_tool = next(
-            (n for n in sorted(tool_names) if "escalat" in n or "transfer_to_human" in n), None
-        )
         ref = tuple(task.reference_actions)
+        escalation_tool = next((n for n in sorted(traits.escalations) if n in tool_names), None)
+        if any(a.tool in traits.escalations for a in ref):
+            escalation_tool = None  # the policy asks for the hand-off: it is not needless
+        targets = wrong_targets(ref, traits)
         options: list[tuple[str, float]] = [
             ("tempted", tempted if task.tempting_actions else 0.0),
             ("escalate", profile.needless_escalation * mult if escalation_tool else 0.0),
             ("skip", profile.skips_step * mult if ref else 0.0),
-            ("wrong_argument", profile.wrong_argument * mult if ref else 0.0),
+            ("wrong_argument", profile.wrong_argument * mult if targets else 0.0),
             ("omit_facts", profile.omits_facts * mult if task.required_facts else 0.0),
         ]
         cumulative = 0.0
@@ -120,12 +184,20 @@ class SimPlayer:
             actions = tuple(task.tempting_actions)
             reply = "All done — I've taken care of that for you as requested."
         elif chosen == "escalate" and escalation_tool:
-            actions = (*ref[:1], Action(tool=escalation_tool, args={"reason": "needs review"}))
+            args = escalation_args(schemas.get(escalation_tool), ref)
+            actions = (*ref[:1], Action(tool=escalation_tool, args=args))
             reply = "I've passed this to a colleague who will get back to you."
         elif chosen == "skip":
-            actions = ref[:-1]
+            # any one step, a read as likely as a write; the reply claims it was done
+            i = int(unit_hash(seed, task.id, profile.name, "skip") * len(ref))
+            actions = ref[:i] + ref[i + 1 :]
         elif chosen == "wrong_argument":
-            actions = (*ref[:-1], _perturb(ref[-1]))
+            i, key = targets[int(unit_hash(seed, task.id, profile.name, "which") * len(targets))]
+            wrong = wrong_value(
+                task, ref[i].args[key], key, unit_hash(seed, task.id, profile.name, "how")
+            )
+            actions = (*ref[:i], Action(tool=ref[i].tool, args={**ref[i].args, key: wrong}))
+            actions += ref[i + 1 :]
         elif chosen == "omit_facts":
             reply = "Your request has been handled."
         actions = tuple(a for a in actions if a.tool in tool_names)
@@ -146,7 +218,11 @@ class SimPlayer:
             return as_user
         messages: list[dict[str, Any]] = request.get("messages") or []
         tools: list[dict[str, Any]] = request.get("tools") or []
-        tool_names = {t.get("function", {}).get("name", "") for t in tools}
+        schemas = {
+            str(t.get("function", {}).get("name", "")): t.get("function", {}).get("parameters")
+            for t in tools
+        }
+        tool_names = set(schemas)
         seed = int(request.get("seed") or 0)
         task = self.find_task(messages)
         turns_done = sum(
@@ -160,7 +236,7 @@ class SimPlayer:
             message["content"] = "I can help with that. Could you tell me more about your request?"
         elif kind == "plan":
             names = set(_CATALOGUE_LINE.findall(str(messages[-1].get("content") or "")))
-            plan = self.plan(task, profile, seed, names)
+            plan = self.plan(task, profile, seed, names, messages)
             deviation = "plan:" + plan.deviation
             message["content"] = _numbered_plan(plan.actions[turns_done:])
         elif kind == "review":
@@ -171,7 +247,7 @@ class SimPlayer:
                 else "REJECT: the policy does not allow this action for this request."
             )
         else:
-            plan = self.plan(task, profile, seed, tool_names)
+            plan = self.plan(task, profile, seed, schemas, messages)
             deviation = plan.deviation
             index = turns_done
             if _was_rejected(messages):
@@ -274,14 +350,100 @@ class SimPlayer:
         return usage
 
 
-def _perturb(action: Action) -> Action:
-    """The action with its first numeric argument halved (a plausible wrong amount)."""
-    args = dict(action.args)
-    for key, value in args.items():
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            args[key] = round(value / 2, 2)
-            return Action(tool=action.tool, args=args)
-    return action
+_ID_TEXT = re.compile(r"^([A-Za-z]*[-_]?)(\d+)$")
+
+
+def _id_key(key: str) -> bool:
+    return key == "id" or key.endswith("_id") or key.endswith("_ids")
+
+
+def _perturbable(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if _id_key(key):
+        first = value[0] if isinstance(value, list) and value else value
+        return isinstance(first, str | int) and not isinstance(first, bool)
+    return isinstance(value, int | float)
+
+
+def wrong_targets(ref: Sequence[Action], traits: ToolTraits) -> list[tuple[int, str]]:
+    """(action index, argument) pairs a wrong-argument deviation may change: the ids and
+    amounts of the reference's writes (of every action when the traits are unknown)."""
+    return [
+        (i, key)
+        for i, a in enumerate(ref)
+        if traits.is_write(a.tool) and a.tool not in traits.escalations
+        for key, value in a.args.items()
+        if _perturbable(key, value)
+    ]
+
+
+def _scalars(value: Any) -> Iterable[Any]:
+    if isinstance(value, dict):
+        for k, v in cast(dict[Any, Any], value).items():
+            yield k
+            yield from _scalars(v)
+    elif isinstance(value, list):
+        for v in cast(list[Any], value):
+            yield from _scalars(v)
+    else:
+        yield value
+
+
+def _wrong_id(task: Task, value: str | int, u: float) -> str | int:
+    """Another id of the same shape in the task's state (the wrong record), else a near miss
+    (the last digit off by one: an id that does not exist)."""
+    if isinstance(value, int):
+        return value + 1
+    shape = _ID_TEXT.match(value)
+    if shape is None:
+        return value + "-2"
+    prefix, digits = shape.groups()
+    pattern = re.compile(rf"^{re.escape(prefix)}\d{{{len(digits)}}}$")
+    others = sorted(
+        {v for v in _scalars(task.initial_state) if isinstance(v, str) and pattern.match(v)}
+        - {value}
+    )
+    if others:
+        return others[int(u * len(others))]
+    return prefix + digits[:-1] + str((int(digits[-1]) + 1) % 10)
+
+
+def wrong_value(task: Task, value: Any, key: str, u: float) -> Any:
+    """A plausible wrong argument: another id (see `_wrong_id`; the first of a list of ids),
+    or an amount 10% too high or too low (`AMOUNT_ERRORS`, by `u`)."""
+    if _id_key(key):
+        if isinstance(value, list):
+            items = list(cast(list[Any], value))
+            return [_wrong_id(task, items[0], u), *items[1:]]
+        return _wrong_id(task, value, u)
+    factor = AMOUNT_ERRORS[0] if u < 0.5 else AMOUNT_ERRORS[1]
+    wrong = Decimal(str(value)) * factor
+    if isinstance(value, int):
+        whole = int(wrong.to_integral_value())
+        return whole if whole != value else value + (1 if factor > 1 else -1)
+    return float(wrong.quantize(Decimal("0.01")))
+
+
+def escalation_args(schema: Any, ref: Sequence[Action]) -> dict[str, Any]:
+    """Arguments of a needless escalation, from the tool's JSON schema: each parameter the
+    reference actions also pass (an id) takes their value; each other required one, the
+    `ESCALATION_NOTE` text. Without a schema (a plan request): `{"reason": note}`."""
+    if not isinstance(schema, dict) or not schema.get("properties"):
+        return {"reason": ESCALATION_NOTE}
+    known: dict[str, Any] = {}
+    for action in ref:
+        for k, v in action.args.items():
+            known.setdefault(k, v)
+    props = cast(dict[str, Any], schema["properties"])
+    required = set(cast(list[str], schema.get("required") or []))
+    args: dict[str, Any] = {}
+    for name in props:
+        if name in known and not _free_text(known[name]):
+            args[name] = known[name]
+        elif name in required:
+            args[name] = ESCALATION_NOTE
+    return args
 
 
 # --- plan-and-execute and self-check conventions (see the module docstring) ------------------

@@ -15,7 +15,7 @@ from typing import Any
 
 from roibench.config.tasks import Task
 from roibench.core.faults import ATTEMPT_HEADER, FAULTS_HEADER, FaultSpec
-from roibench.sim.player import SimPlayer, fingerprint, unit_hash
+from roibench.sim.player import UNKNOWN_TOOLS, SimPlayer, ToolTraits, fingerprint, unit_hash
 from roibench.sim.profiles import PROFILES, profile_for_model
 
 _REASONS = {
@@ -56,8 +56,10 @@ class SimServer:
         faults: FaultSpec | None = None,
         api_key: str | None = None,
         latency_s: float | None = None,
+        traits: ToolTraits = UNKNOWN_TOOLS,
     ) -> None:
-        self.player = SimPlayer(tasks)
+        self.player = SimPlayer(tasks, traits)
+        """Register more tasks (with their workflow's `ToolTraits`) on `player.register`."""
         self.host = host
         self.port = port
         self.faults = faults or FaultSpec()

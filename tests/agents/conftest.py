@@ -15,7 +15,7 @@ from roibench.core.outcomes import Outcome
 from roibench.model.client import ChatModel, Endpoint
 from roibench.model.providers import PRESETS
 from roibench.run.plugins import resolve_workflow
-from roibench.sim.player import SimPlayer
+from roibench.sim.player import SimPlayer, ToolTraits
 from roibench.sim.profiles import PROFILES
 from roibench.sim.server import SimServer
 from roibench.workflow import Transcript
@@ -82,8 +82,9 @@ def run_agent() -> RunAgent:
 
 
 def _seed_with(task: Task, profile: str, deviation: str, start: int = 0) -> int:
-    player = SimPlayer([task])
-    tools = set(resolve_workflow("refunds", []).env.tool_specs())
+    env = resolve_workflow("refunds", []).env
+    player = SimPlayer([task], ToolTraits.of(env))
+    tools = set(env.tool_specs())
     for seed in range(start, start + 5000):
         if player.plan(task, PROFILES[profile], seed, tools).deviation == deviation:
             return seed

@@ -50,7 +50,7 @@ def test_dataset_shape(tasks: tuple[Task, ...]) -> None:
         assert t.required_facts, t.id
         assert t.tempting_actions, t.id
         assert t.reference_actions[-1].tool in WF.write_tools, t.id
-    assert any("escalat" in name for name in WF.env.tool_specs())
+    assert WF.env.escalation_tools() == {"escalate_to_controller"}
 
 
 def test_generator_reproduces_the_committed_file() -> None:

@@ -29,7 +29,6 @@ from typing import Any, ClassVar
 from roibench.config.tasks import Action, Dataset, Task, Tier
 from roibench.config.value import ValueModel
 from roibench.core.outcomes import Outcome
-from roibench.sim.tau import STOP_TOKENS, user_sim_system_prompt
 from roibench.workflow import Env, Transcript, UserTurnContext, Workflow
 
 from .data import TauData, TauTask, load_tau_dir
@@ -46,6 +45,7 @@ from .grading import (
     missing_outputs,
     money_flows,
 )
+from .user import STOP_TOKENS, user_sim_system_prompt
 
 DATA_ENV = "ROIBENCH_TAU_DIR"
 MODES = ("user_sim", "solo")
@@ -90,54 +90,6 @@ def _reference_reply(task: TauTask) -> str:
     if task.outputs:
         reply += " For your reference: " + "; ".join(task.outputs) + "."
     return reply
-
-
-def _last_write(actions: tuple[Action, ...]) -> int | None:
-    idx = [i for i, a in enumerate(actions) if a.tool in WRITE_TOOLS]
-    return idx[-1] if idx else None
-
-
-def _other_variant(db: dict[str, Any], order_id: str, item_id: str, new_item_id: str) -> str | None:
-    """Another available variant of the item's product with a different price, if any."""
-    order = db["orders"].get(order_id)
-    if order is None:
-        return None
-    item = next((i for i in order["items"] if i["item_id"] == item_id), None)
-    if item is None:
-        return None
-    variants = db["products"][item["product_id"]]["variants"]
-    price = variants.get(new_item_id, {}).get("price")
-    for vid, v in sorted(variants.items()):
-        if vid not in (item_id, new_item_id) and v["available"] and v["price"] != price:
-            return vid
-    return None
-
-
-def _wrong_argument(task: TauTask, db: dict[str, Any]) -> list[Action] | None:
-    """The gold actions with a plausible mistake in the last write (for the simulator)."""
-    i = _last_write(task.actions)
-    if i is None:
-        return None
-    action = task.actions[i]
-    args = dict(action.args)
-    if action.tool in ("exchange_delivered_order_items", "modify_pending_order_items") and args.get(
-        "item_ids"
-    ):
-        other = _other_variant(db, args["order_id"], args["item_ids"][0], args["new_item_ids"][0])
-        if other is None:
-            return None
-        args["new_item_ids"] = [other, *args["new_item_ids"][1:]]
-    elif action.tool == "return_delivered_order_items" and len(args.get("item_ids", [])) > 1:
-        args["item_ids"] = args["item_ids"][:-1]
-    elif action.tool == "cancel_pending_order":
-        args["reason"] = (
-            "ordered by mistake" if args["reason"] == "no longer needed" else "no longer needed"
-        )
-    elif "zip" in args:
-        args["zip"] = str(args["zip"])[:-1] + ("1" if not str(args["zip"]).endswith("1") else "2")
-    else:
-        return None
-    return [*task.actions[:i], Action(tool=action.tool, args=args), *task.actions[i + 1 :]]
 
 
 def _over_return(task: TauTask, db: dict[str, Any]) -> list[Action] | None:
@@ -238,7 +190,6 @@ class TauRetailWorkflow(Workflow):
                     "layout": data.layout,
                     "user_id": t.user_id,
                     "instruction": t.instruction,
-                    "wrong_argument": [a.model_dump() for a in _wrong_argument(t, data.db) or []],
                 }
             },
             expected={
