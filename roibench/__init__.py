@@ -38,6 +38,10 @@ _EXPORTS = {
     "TrialRecord": "roibench.core.records",
     "AgentRun": "roibench.agent",
     "agent_run": "roibench.agent",
+    "action_review_request": "roibench.agent",
+    "parse_verdict": "roibench.agent",
+    "plan_request": "roibench.agent",
+    "parse_plan": "roibench.agent",
     "InputError": "roibench.core.errors",
 }
 
@@ -63,13 +67,24 @@ __all__ = [
     "ValueModel",
     "Workflow",
     "__version__",
+    "action_review_request",
     "agent_run",
     "missing_facts",
+    "parse_plan",
+    "parse_verdict",
+    "plan_request",
     "tool",
 ]
 
 if TYPE_CHECKING:
-    from roibench.agent import AgentRun, agent_run
+    from roibench.agent import (
+        AgentRun,
+        action_review_request,
+        agent_run,
+        parse_plan,
+        parse_verdict,
+        plan_request,
+    )
     from roibench.config.suite import ModelSpec, SuiteConfig
     from roibench.config.tasks import Action, Task
     from roibench.config.value import OutcomePricing, ValueModel

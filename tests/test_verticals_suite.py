@@ -11,6 +11,8 @@ from pathlib import Path
 
 from mlflow.tracking import MlflowClient
 
+from roibench.config.suite import resolve_suite_text
+
 REPO = Path(__file__).resolve().parents[1]
 SUITE = REPO / "evals" / "verticals.toml"
 WORKFLOWS = {"refunds", "accounts_payable", "claims", "kyc_aml", "it_helpdesk"}
@@ -19,11 +21,12 @@ MODELS = {"sim/frontier", "sim/balanced", "sim/budget"}
 
 
 def test_suite_spans_the_matrix() -> None:
-    config = tomllib.loads(SUITE.read_text())
+    # the models and their prices come from the base it extends (evals/shared)
+    config = tomllib.loads(resolve_suite_text(SUITE))
     assert set(config["workflows"]) == WORKFLOWS
     assert {a["name"] for a in config["agents"]} == AGENTS
     assert {m["name"] for m in config["models"]} == MODELS
-    assert all("price" in m for m in config["models"])
+    assert all(m["price_card"].startswith("list/") for m in config["models"])
 
 
 def test_verticals_run_briefly_end_to_end(tmp_path: Path) -> None:

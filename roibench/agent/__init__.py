@@ -79,9 +79,13 @@ def steps_needed(agent: object, calls: int, writes: int) -> int:
     return calls + 1
 
 
-# --- Conventions shared by the built-in agents and the simulator ------------------------------
-# A real model follows them because they are plain instructions; the simulator recognises them
-# so plan-and-execute and self-check run offline (see roibench/sim/player.py).
+# --- Planning and review requests: public helpers, and the rule the simulator recognises ------
+# A real model follows them because they are plain instructions. The simulator recognises a
+# request by its last user message's first line (README, "What the simulator does"), so an
+# agent of your own gets the same offline behaviour by building its planner's and verifier's
+# requests with `plan_request` and `action_review_request` (and reading the answers with
+# `parse_plan` and `parse_verdict`). Nothing here is simulator-specific: the simulator's copy
+# of the headers lives in roibench/sim/player.py and a test keeps the two equal.
 
 PLAN_REQUEST_HEADER = "## Plan request"
 """First line of the user message asking for a plan. Sent with no `tools`; the message lists
