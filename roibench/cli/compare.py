@@ -136,6 +136,23 @@ def comparison_frame(client: MlflowClient, runs: pd.DataFrame) -> pd.DataFrame:
     return cast("pd.DataFrame", frame[[c for c in ID_COLUMNS if c in frame.columns] + metrics])
 
 
+def agents_compared_on_the_simulator(frame: pd.DataFrame) -> list[str]:
+    """Simulated cells that share workflow and model with another simulated cell and differ
+    only in agent (cells are named workflow/agent/model)."""
+    if frame.empty or "simulated" not in frame.columns:
+        return []
+    groups: dict[tuple[str, str], set[str]] = {}
+    cells: dict[tuple[str, str], list[str]] = {}
+    for cell, simulated in zip(frame["cell"], frame["simulated"], strict=True):
+        parts = str(cell).split("/", 2)
+        if not simulated or len(parts) < 3:
+            continue
+        key = (parts[0], parts[2])
+        groups.setdefault(key, set()).add(parts[1])
+        cells.setdefault(key, []).append(str(cell))
+    return sorted(c for key, agents in groups.items() if len(agents) > 1 for c in cells[key])
+
+
 def sort_frame(frame: pd.DataFrame, metric: str, ascending: bool) -> pd.DataFrame:
     """Sorted by `metric`; cells without it go last."""
     if metric not in frame.columns:
@@ -222,6 +239,16 @@ def compare(
     except CompareError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from None
+    same_behaviour = agents_compared_on_the_simulator(frame)
+    if same_behaviour:
+        from roibench.sim.profiles import AGENTS_ON_THE_SIMULATOR
+
+        # on stderr, so CSV and Markdown output stay clean
+        err.print(
+            f"[bold yellow]note:[/] {len(same_behaviour)} {AGENTS_ON_THE_SIMULATOR}",
+            highlight=False,
+            soft_wrap=True,
+        )
     columns = [c for c in DEFAULT_COLUMNS if c in frame.columns]
     columns += [m for m in metric or [] if m not in columns]
     if sort not in columns:

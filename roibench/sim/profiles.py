@@ -96,3 +96,13 @@ PROFILES: dict[str, SimProfile] = {
 def profile_for_model(model: str) -> SimProfile | None:
     """The profile a model id names: 'sim/frontier' or 'frontier'."""
     return PROFILES.get(model.removeprefix("sim/"))
+
+
+AGENTS_ON_THE_SIMULATOR = (
+    "cells that differ only in agent ran on the built-in simulator: its deviations are drawn "
+    "per (trial seed, task, profile), so every agent meets the same acting-model behaviour on "
+    "the same trial. The agents differ there in cost (planner and verifier calls) and in what "
+    "review catches, not in how the acting model behaves under them; compare architectures on "
+    "a real model for that."
+)
+"""What `roibench compare` (and the README) says when agents were compared on the simulator."""

@@ -134,3 +134,27 @@ def test_compare_and_report_help_import_neither_mlflow_nor_pandas() -> None:
                              timeout=60)  # fmt: skip
         assert out.returncode == 0, out.stderr
         assert out.stdout.strip().splitlines()[-1] == "[]", (command, out.stdout[-500:])
+
+
+def test_agents_compared_on_the_simulator_are_named() -> None:
+    import pandas as pd
+
+    from roibench.cli.compare import agents_compared_on_the_simulator
+
+    frame = pd.DataFrame(
+        {
+            "cell": [
+                "refunds/react/sim/budget",
+                "refunds/self_check/sim/budget",  # differs only in agent, simulated
+                "refunds/react/sim/frontier",  # alone with its model
+                "claims/react/deepseek-v4",  # real models: not the simulator's business
+                "claims/self_check/deepseek-v4",
+            ],
+            "simulated": [True, True, True, False, False],
+        }
+    )
+    assert agents_compared_on_the_simulator(frame) == [
+        "refunds/react/sim/budget",
+        "refunds/self_check/sim/budget",
+    ]
+    assert agents_compared_on_the_simulator(frame.iloc[2:]) == []
