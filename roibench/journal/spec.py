@@ -172,7 +172,8 @@ class CellSpec(BaseModel):
 
 
 class SuiteRecord(BaseModel):
-    """The suite file as it was read (secrets and URL credentials masked)."""
+    """The suite as it was read, fully resolved (`resolve_suite_text`: the bases it extends
+    merged, `--set` applied; secrets and URL credentials masked)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

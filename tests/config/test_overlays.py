@@ -4,7 +4,6 @@ the journal recording the fully resolved text."""
 
 from __future__ import annotations
 
-import json
 import tomllib
 from decimal import Decimal
 from pathlib import Path
@@ -219,8 +218,9 @@ def test_the_journal_records_the_resolved_suite(
     result = CliRunner().invoke(app, [*args, *[x for s in sets for x in ("--set", s)]])
     assert result.exit_code == 0, result.output
     journal = next((tmp_path / "runs").rglob("journal.jsonl"))
-    header = json.loads(journal.read_text().splitlines()[0])
-    text = header["suite_text"]
+    from roibench.run.plan import read_run_spec
+
+    text = read_run_spec(journal).suite.text
     assert text == resolve_suite_text(suite, sets)
     data = tomllib.loads(text)
     assert "extends" not in data and data["trials"] == 1
