@@ -44,7 +44,7 @@ def refunds_tasks():
 @pytest.fixture
 def sim_server(refunds_tasks) -> Iterator[SimServer]:
     """A real simulator HTTP server on 127.0.0.1 in a background thread."""
-    from roibench.workflows.refunds import RefundsEnv
+    from roibench.workflows.refunds import RefundsEnv  # pyright: ignore[reportMissingImports]
 
     server = SimServer(refunds_tasks, traits=ToolTraits.of(RefundsEnv)).start_in_thread()
     try:

@@ -75,7 +75,9 @@ def steps_needed(agent: object, calls: int, writes: int) -> int:
     `roibench check` compares this with `max_steps` for every task's reference solution."""
     own = getattr(agent, "steps_for", None)
     if callable(own):
-        return int(own(calls, writes))
+        need = own(calls, writes)
+        if isinstance(need, int):
+            return need
     return calls + 1
 
 

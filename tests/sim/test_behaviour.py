@@ -158,7 +158,7 @@ provider = "{provider}"
 
 
 def test_a_local_model_on_a_standalone_simulator_varies_by_trial_like_the_sim_provider() -> None:
-    from roibench.workflows.refunds import RefundsEnv
+    from roibench.workflows.refunds import RefundsEnv  # pyright: ignore[reportMissingImports]
 
     sim_plan = plan_suite(parse_suite(SUITE.format(provider="sim", base_url=""), REPO / "x.toml"))
     tasks = sim_plan.cells[0].tasks
