@@ -338,6 +338,7 @@ def log_reprice(result: RepriceResult, journal: Path, experiment_name: str | Non
         experiment_name,
         trace_sample=0.0,
         extra_tags=tags,
+        run_key=f"{spec.run_key}-reprice-{stamp}",  # its own run: the original stays
     )
 
 

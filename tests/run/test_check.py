@@ -29,12 +29,10 @@ def invoke(*args: str) -> tuple[int, str]:
 
 
 WORKBENCH_DATA = REPO.parent / "shared" / "data" / "workbench"
-KNOWN_DEFECTS = {
-    # found by this check when WorkBench landed: its tempting_actions are the simulator's
-    # "plausible mistakes" (a wrong address grades failed, a partial change harms with $0),
-    # not what a policy-breaking agent would do; left to the workflow's owner
-    "workbench": "44 WorkBench tasks' tempting actions grade failed, 22 harmful with no loss",
-}
+KNOWN_DEFECTS: dict[str, str] = {}
+"""Shipped suites this check fails, with why (none now: WorkBench's tempting actions used to
+include mistakes that graded failed or harmed with $0; they are now the first candidate that
+harms with a loss)."""
 
 
 @pytest.mark.parametrize(

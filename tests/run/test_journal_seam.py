@@ -180,6 +180,7 @@ def test_a_repriced_mlflow_run_keeps_the_runs_identity(
     original = next(r for r in parents if "roibench.reprice" not in r.data.tags)
     repriced = next(r for r in parents if "roibench.reprice" in r.data.tags)
     assert repriced.data.tags["roibench.repriced_from"] == original.info.run_id
+    assert original.info.status == "FINISHED"  # re-pricing never replaces the original
     for key in ("roibench.simulated", "roibench.role", "roibench.suite"):
         assert repriced.data.tags[key] == original.data.tags[key], key
     assert repriced.data.params["trials"] == original.data.params["trials"] == "2"

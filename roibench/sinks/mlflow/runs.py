@@ -247,6 +247,7 @@ def log_suite_run(
     trace_method: str = "auto",
     streamed: StreamedTraces | TraceStreamer | None = None,
     extra_tags: dict[str, str] | None = None,
+    run_key: str | None = None,
 ) -> str:
     """Log the parent and child runs; return the parent run id. `trials`: every trial of the
     run, iterated once (e.g. `journal.iter_trials`, so a long run is never held in memory).
@@ -282,9 +283,10 @@ def log_suite_run(
     live = (
         {(cell, *key) for cell, keys in written.keys.items() for key in keys} if written else set()
     )
-    clear_previous_logging(client, experiment_id, spec.run_key, keep=live)
+    run_key = run_key or spec.run_key
+    clear_previous_logging(client, experiment_id, run_key, keep=live)
     common_tags = {
-        "roibench.run_key": spec.run_key,
+        "roibench.run_key": run_key,
         "roibench.simulated": str(spec.simulated).lower(),
         "roibench.version": spec.roibench_version,
         "roibench.suite": spec.suite.name,
