@@ -34,11 +34,13 @@ class AgentRun:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def over_budget(self) -> str | None:
-        """'step_limit' or 'budget_exceeded' when a budget is used up, else None."""
+        """'step_limit' or 'token_limit' when a budget is used up, else None. An agent should
+        check it before each model call and stop; the runner enforces both budgets on every
+        request anyway (a call beyond them raises `LimitReached`)."""
         if self.steps >= self.max_steps:
             return "step_limit"
         if self.max_tokens is not None and self.llm.usage.total_tokens >= self.max_tokens:
-            return "budget_exceeded"
+            return "token_limit"
         return None
 
     async def run_tool_calls(self, message: dict[str, Any]) -> list[dict[str, Any]]:

@@ -50,33 +50,60 @@ def _ratio(value: Decimal | float | None) -> str:
 
 
 def results_table(summaries: dict[str, CellSummary], trials: int) -> Table:
-    """The end-of-run table: one row per cell."""
+    """The end-of-run table: one row per cell. A cell that ran fewer trials than planned says
+    so (`12/20`); one that ran none reads "not run", never 0%."""
     table = Table(title="Results per cell", header_style="bold")
     table.add_column("cell")
+    table.add_column("trials", justify="right")
     table.add_column("success (95% CI)", justify="right")
     table.add_column(f"pass^{trials}", justify="right")
     table.add_column("esc / fail / harm", justify="right")
+    table.add_column("errors", justify="right")
+    table.add_column("limits", justify="right")
     table.add_column("spend", justify="right")
     table.add_column("cost / outcome", justify="right")
     table.add_column("ROI token", justify="right")
     table.add_column("ROI outcome", justify="right")
     for label, s in summaries.items():
         e = s.economics
+        c = e.counts
+        planned = int(s.metrics.get("planned_trials", c.total))
+        ran = f"{c.total}/{planned}" if c.total != planned else str(c.total)
+        if c.total < planned:
+            ran = f"[bold yellow]{ran}[/]"
+        if not c.total:
+            table.add_row(label, ran, "not run", *["—"] * 8)
+            continue
         ci = e.success_rate_ci
         ci_text = f" ({ci[0]:.0%}–{ci[1]:.0%})" if ci else ""
-        c = e.counts
-        total = c.total or 1
+        total = c.total
+        errors = f"{c.error / total:.0%}"
+        if c.harness_error:
+            errors += f" + [bold red]{c.harness_error / total:.0%} harness[/]"
+        limits = ", ".join(
+            f"{int(n)} {name.removesuffix('_trials').replace('_', ' ')}"
+            for name, n in sorted(s.metrics.items())
+            if name in _LIMIT_METRICS and n
+        )
         table.add_row(
             label,
+            ran,
             f"{e.success_rate:.0%}{ci_text}",
             _ratio(e.pass_hat.get(trials)),
             f"{c.escalated / total:.0%} / {c.failed / total:.0%} / {c.harmful / total:.0%}",
+            errors,
+            limits or "—",
             _money(e.spend_usd) if e.priced else "[bold red]UNPRICED[/]",
             _money(e.cost_per_outcome_usd) if e.priced else "[bold red]UNPRICED[/]",
             _ratio(e.roi_token_pricing),
             _ratio(e.roi_outcome_pricing),
         )
     return table
+
+
+_LIMIT_METRICS = frozenset(
+    f"{r}_trials" for r in ("step_limit", "token_limit", "budget_exhausted", "trial_timeout")
+)
 
 
 @app.command()
@@ -101,7 +128,17 @@ def run(
     ] = None,
     max_spend: Annotated[
         float | None,
-        typer.Option(min=0, help="USD cap: no trial starts that could cross it."),
+        typer.Option(
+            min=0, help="USD cap on fresh spend, checked before every trial and every request."
+        ),
+    ] = None,
+    trial_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--trial-timeout",
+            min=0.001,
+            help="Seconds one trial may take (suite: trial_timeout_s); a hung one is cancelled.",
+        ),
     ] = None,
     faults: Annotated[
         str | None,
@@ -141,8 +178,9 @@ def run(
     ] = None,
 ) -> None:
     """Run a suite: every workflow x agent x model, on every task, k times."""
+    from roibench.cli.problems import EXIT_INTERRUPTED
     from roibench.core.faults import FaultSpec
-    from roibench.run.orchestrator import Executor, RunRequest, run_suite
+    from roibench.run.orchestrator import Executor, Interrupted, RunRequest, run_suite
 
     try:
         if executor not in {e.value for e in Executor}:
@@ -157,21 +195,47 @@ def run(
             max_spend_usd=None if max_spend is None else Decimal(str(max_spend)),
             faults=fault_spec, preflight=preflight, trace=trace, trace_sample=trace_sample,
             executor=Executor(executor), address=address, workers=workers, mlflow=mlflow_log,
-            experiment=experiment, sets=tuple(set_values or ()),
+            experiment=experiment, sets=tuple(set_values or ()), trial_timeout_s=trial_timeout,
         )  # fmt: skip
-        outcome = run_suite(request, _TerminalReporter())
+        reporter = _TerminalReporter()
+        outcome = run_suite(request, reporter)
     except InputError as exc:
         _fail_input(exc)
         return
+    except Interrupted as stop:  # Ctrl-C: the journal is whole up to here
+        err.print(
+            f"[bold yellow]interrupted:[/] the journal holds every finished trial; continue "
+            f"with:\n  roibench run {suite} --resume {stop.journal}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(code=EXIT_INTERRUPTED) from None
     _print_outcome(outcome, request)
+    for line in reporter.problems.harness_lines():
+        err.print(f"[bold red]harness:[/] {escape(line)}", highlight=False, soft_wrap=True)
+    code = reporter.problems.exit_code(outcome.result)
+    if code:
+        stopped = len(outcome.result.stopped_cells)
+        harness = sum(reporter.problems.harness.values())
+        what = [f"{harness} harness error(s)"] if harness else []
+        what += [f"{stopped} cell(s) stopped"] if stopped else []
+        err.print(
+            f"[bold red]the run needs attention:[/] {'; '.join(what)} (exit {code})",
+            highlight=False,
+        )
+        raise typer.Exit(code=code)
 
 
 class _TerminalReporter:
     """Progress bar and warnings on stderr."""
 
     def __init__(self) -> None:
+        from roibench.cli.problems import RunProblems
+
         self._progress: Any = None
         self._bar: Any = None
+        self.problems = RunProblems()
+        """Harness errors seen, for the end-of-run summary and the exit code."""
 
     def started(self, spec: RunSpec, done: int) -> None:
         from rich.progress import (
@@ -208,6 +272,7 @@ class _TerminalReporter:
 
     def trial(self, record: TrialRecord, spend_usd: Decimal) -> None:
         self._progress.update(self._bar, advance=1, spend=f"{spend_usd:.4f}")
+        self.problems.add(record)
 
     def warn(self, message: str) -> None:
         err.print(f"[bold yellow]warning:[/] {escape(message)}", highlight=False)
@@ -339,7 +404,8 @@ def providers() -> None:
     from roibench.model.providers import PRESETS
 
     table = Table(title="Provider presets", header_style="bold")
-    for col in ("name", "base URL", "key variable", "key", "usage dialect", "quirks"):
+    cols = ("name", "base URL", "key variable", "key", "usage dialect", "timed-out attempt")
+    for col in (*cols, "quirks"):
         table.add_column(col)
     for p in PRESETS.values():
         quirks = []
@@ -359,6 +425,7 @@ def providers() -> None:
             p.api_key_env or "—",
             p.key_status(),
             p.usage_dialect,
+            "$0 (assumed)" if p.timeout_billing == "assumed_not_billed" else "$0 (nothing billed)",
             ", ".join(quirks),
         )
     console.print(table)
@@ -369,8 +436,19 @@ from roibench.cli import register_all  # noqa: E402  (after the built-in command
 register_all(app)
 
 
+def _redacting_excepthook(kind: type[BaseException], value: BaseException, tb: Any) -> None:
+    """A crash's traceback, with every known key and URL credential masked (a bug's exception
+    text may quote a request, a header or a URL)."""
+    import traceback
+
+    from roibench.core.secrets import redact
+
+    sys.stderr.write(redact("".join(traceback.format_exception(kind, value, tb))))
+
+
 def main() -> None:
     """Console-script entry point."""
+    sys.excepthook = _redacting_excepthook
     try:
         app()
     except InputError as exc:  # raised outside a command's own handling

@@ -83,6 +83,7 @@ COLUMNS = [  # (metric, header, kind)
     ("failure_rate", "failed", "pct"),
     ("harm_rate", "harmful", "pct"),
     ("error_rate", "error", "pct"),
+    ("harness_error_rate", "harness error", "pct"),
     ("spend_usd", "spend", "usd"),
     ("cost_per_outcome_usd", "cost / outcome", "usd"),
     ("roi_token_pricing", "ROI per-token", "ratio"),
@@ -93,7 +94,9 @@ COLUMNS = [  # (metric, header, kind)
 
 
 def _esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+    from roibench.core.secrets import redact
+
+    return html.escape(redact(str(value)), quote=True)  # every text the report shows
 
 
 def _fmt(value: float | None, kind: str) -> str:

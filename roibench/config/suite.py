@@ -28,6 +28,7 @@ from pydantic import (
 from roibench.config.value import OutcomePricing, ValueModel
 from roibench.core.errors import InputError
 from roibench.core.faults import FaultSpec
+from roibench.core.secrets import register_key_env
 from roibench.model.providers import PRESETS, Provider
 from roibench.pricing.cards import (
     FxTable,
@@ -50,8 +51,20 @@ class PriceSpec(BaseModel):
     cache_write_per_mtok: Decimal | None = Field(default=None, ge=0)
     output_per_mtok: Decimal = Field(ge=0)
     source_url: str | None = None
-    checked: str | None = None
+    checked: str | None = Field(default=None, description="ISO date the price was checked.")
     note: str = ""
+
+    @field_validator("checked")
+    @classmethod
+    def _iso_date(cls, value: str | None) -> str | None:
+        if value is not None:
+            from datetime import date
+
+            try:
+                date.fromisoformat(value)
+            except ValueError:
+                raise ValueError(f"not a date (YYYY-MM-DD): {value!r}") from None
+        return value
 
 
 class ModelSpec(BaseModel):
@@ -174,11 +187,19 @@ class SuiteConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field(min_length=1, description="Also the MLflow experiment name.")
+    name: str = Field(
+        min_length=1,
+        description="Also the MLflow experiment name and the journal's folder under --out.",
+    )
     description: str = ""
     seed: int = Field(default=0, description="Seeds the simulator and bootstrap.")
     trials: int = Field(default=1, gt=0, description="Trials per task (k).")
     concurrency: int = Field(default=16, gt=0, description="Trials in flight at once.")
+    trial_timeout_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="Wall-clock limit of one trial: a hung agent or tool is cancelled.",
+    )
     workflows: list[WorkflowRef] = Field(min_length=1)
     agents: list[AgentRef] = Field(min_length=1)
     models: list[ModelSpec] = Field(min_length=1)
@@ -188,6 +209,16 @@ class SuiteConfig(BaseModel):
         default=None,
         description="YAML price-card file (relative to the suite); overrides bundled cards.",
     )
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        # the name is a folder under --out: it must stay one folder, inside it
+        if "/" in value or "\\" in value or "\0" in value or not value.strip(". "):
+            raise ValueError(
+                f"suite name {value!r} must be a plain folder name (no '/', '\\', or only dots)"
+            )
+        return value
 
     @field_validator("workflows", "agents", mode="before")
     @classmethod
@@ -335,6 +366,11 @@ def _validate(
             msg = "unknown field"
         where = LoadedSuite.model_construct(path=path, text=text, sources=sources, sets=sets)
         raise where.error(msg, loc, field) from None
+    # every key variable the suite names is a secret from now on, whatever its name or length
+    register_key_env(*(m.api_key_env for m in config.models))
+    register_key_env(
+        *(w.user_model.api_key_env for w in config.workflows if isinstance(w.user_model, ModelSpec))
+    )
     return LoadedSuite(config=config, path=path, text=text, sources=sources, sets=sets)
 
 

@@ -105,7 +105,14 @@ def load_dataset(
     raw = path.read_bytes()
     tasks: list[Task] = []
     seen: dict[str, int] = {}
-    for line_no, line in enumerate(raw.decode("utf-8").splitlines(), start=1):
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_no = raw.count(b"\n", 0, exc.start) + 1
+        raise InputError(
+            f"not UTF-8 text (byte {raw[exc.start]:#04x})", file=path, line=line_no
+        ) from None
+    for line_no, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:

@@ -12,6 +12,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 FAULTS_HEADER = "x-roibench-faults"
 ATTEMPT_HEADER = "x-roibench-attempt"
+TIMEOUT_HEADER = "x-roibench-timeout"
+"""The client's per-request timeout in seconds: a `timeout` fault answers later than that."""
+TIMEOUT_MARGIN_S = 1.0
+"""How much later than the client's timeout a `timeout` fault answers."""
+FALLBACK_CLIENT_TIMEOUT_S = 60.0
+"""The timeout assumed for a client that does not send TIMEOUT_HEADER (roibench's default)."""
 
 _ALIASES = {
     "429": "rate_limit",
@@ -40,7 +46,10 @@ class FaultSpec(BaseModel):
         default=0.0, ge=0, le=1, description="Socket closed, no response."
     )
     slow: float = Field(
-        default=0.0, ge=0, le=1, description="Response delayed by slow_s (a timeout)."
+        default=0.0,
+        ge=0,
+        le=1,
+        description="A timeout: the response comes later than the client waits (see slow_s).",
     )
     malformed_tool_args: float = Field(
         default=0.0, ge=0, le=1, description="Tool-call JSON cut short."
@@ -53,7 +62,18 @@ class FaultSpec(BaseModel):
         default=0.0, ge=0, le=1, description="Usage counts as junk strings."
     )
     retry_after_s: float = Field(default=0.2, ge=0, description="Retry-After sent with a 429.")
-    slow_s: float = Field(default=5.0, ge=0, description="Delay of a slow response.")
+    slow_s: float | None = Field(
+        default=None,
+        ge=0,
+        description="Delay of a slow response; default: the client's timeout (which roibench "
+        "sends in a header; else 60 s) plus 1 s, so it always is a timeout.",
+    )
+
+    def slow_delay_s(self, client_timeout_s: float | None) -> float:
+        """How late a `slow` (timeout) response is, for a client waiting `client_timeout_s`."""
+        if self.slow_s is not None:
+            return self.slow_s
+        return (client_timeout_s or FALLBACK_CLIENT_TIMEOUT_S) + TIMEOUT_MARGIN_S
 
     @classmethod
     def parse(cls, text: str) -> FaultSpec:
@@ -73,7 +93,7 @@ class FaultSpec(BaseModel):
 
     def header(self) -> str:
         """The spec as sent in the faults header (non-zero fields only)."""
-        return ",".join(f"{k}={v}" for k, v in self.model_dump().items() if v)
+        return ",".join(f"{k}={v}" for k, v in self.model_dump().items() if v is not None and v)
 
     @property
     def any(self) -> bool:

@@ -23,6 +23,16 @@ class OutcomeStatus(StrEnum):
     """Policy violated or money lost: a human, plus the measured loss."""
     ERROR = "error"
     """Infrastructure failure after retries: reported apart; its spend still counts."""
+    HARNESS_ERROR = "harness_error"
+    """A bug in the code under the agent's feet, not the model: a tool raised something other
+    than ToolError, the grader raised or returned no Outcome, agent code raised. Reported apart
+    from `error` (harness_error_rate); in the economics a human redoes the task, as for
+    `error`; its spend still counts."""
+
+
+LIMIT_STOPS = ("step_limit", "token_limit", "budget_exhausted", "trial_timeout")
+"""Error classes of trials that a limit ended: the agent's step and token budgets, the run's
+spend cap, the trial's wall-clock limit."""
 
 
 class Outcome(BaseModel):
@@ -67,9 +77,14 @@ class Outcome(BaseModel):
         """Shorthand for an infrastructure error."""
         return cls(status=OutcomeStatus.ERROR, reason=reason)
 
+    @classmethod
+    def harness_error(cls, reason: str) -> Outcome:
+        """Shorthand for a harness error (a tool, grader or agent bug), `reason` naming it."""
+        return cls(status=OutcomeStatus.HARNESS_ERROR, reason=reason)
+
     def stopped_by(self, stop_reason: str, detail: str) -> Outcome:
         """This outcome, for an agent that stopped on a limit (`step_limit`,
-        `budget_exceeded`): a failure names the limit as its cause, with the grader's finding
+        `token_limit`): a failure names the limit as its cause, with the grader's finding
         after it; other statuses (harm done, a hand-off made) keep their own reason."""
         if self.status is not OutcomeStatus.FAILED:
             return self
@@ -88,6 +103,7 @@ class Counts:
     failed: int = 0
     harmful: int = 0
     error: int = 0
+    harness_error: int = 0
 
     @classmethod
     def of(cls, statuses: Sequence[OutcomeStatus]) -> Counts:
@@ -99,4 +115,5 @@ class Counts:
             failed=sum(s is OutcomeStatus.FAILED for s in statuses),
             harmful=sum(s is OutcomeStatus.HARMFUL for s in statuses),
             error=sum(s is OutcomeStatus.ERROR for s in statuses),
+            harness_error=sum(s is OutcomeStatus.HARNESS_ERROR for s in statuses),
         )

@@ -39,16 +39,29 @@ class ErrorClass(StrEnum):
     """Out of credit or quota: final, stops the cell."""
     AUTH = "auth"
     """Key missing, wrong or not allowed: final."""
+    NOT_FOUND = "not_found"
+    """The provider has no such model (HTTP 404): final; a cell whose trials all get it
+    stops early."""
     BAD_REQUEST = "bad_request"
-    """The provider refused the request (HTTP 400/404/422): final."""
+    """The provider refused the request (HTTP 400/422): final."""
     STEP_LIMIT = "step_limit"
-    """The agent used up its `max_steps` model turns."""
+    """The agent used up its `max_steps` model turns (checked before every call)."""
+    TOKEN_LIMIT = "token_limit"
+    """The agent used up its token budget (`max_tokens_per_trial`; checked before every
+    call)."""
     BUDGET_EXCEEDED = "budget_exceeded"
-    """The agent used up its token budget (`max_tokens_per_trial`)."""
+    """The name of `token_limit` before issue 15 (read in older journals)."""
+    BUDGET_EXHAUSTED = "budget_exhausted"
+    """The run's spend cap (`--max-spend`) refused the trial's next request."""
+    TRIAL_TIMEOUT = "trial_timeout"
+    """The trial ran past `trial_timeout_s` and was cancelled."""
+    HARNESS_ERROR = "harness_error"
+    """A bug around the model: a tool raised something other than ToolError, the grader raised
+    or returned no Outcome, agent code raised (outcome `harness_error`)."""
     INVALID_TOOL_CALL = "invalid_tool_call"
     """The agent made malformed or unknown tool calls (the trial is still graded)."""
     AGENT_ERROR = "agent_error"
-    """The agent's code raised, or stopped for a reason outside this taxonomy."""
+    """The agent's code raised (before issue 15: now `harness_error`)."""
     WORKER_LOST = "worker_lost"
     """A Ray worker running the trial died too many times."""
 
@@ -58,7 +71,7 @@ class ErrorClass(StrEnum):
         try:
             return cls(reason)
         except ValueError:
-            allowed = ", ".join(c.value for c in (cls.STEP_LIMIT, cls.BUDGET_EXCEEDED))
+            allowed = ", ".join(c.value for c in (cls.STEP_LIMIT, cls.TOKEN_LIMIT))
             raise ValueError(
                 f"agent stop reason {reason!r} is not in the error taxonomy (an agent stops on "
                 f"{allowed}, or by ending its graph with no stop reason)"

@@ -193,6 +193,7 @@ class Overrides(BaseModel):
     limit: int | None = None
     concurrency: int | None = None
     seed: int | None = None
+    trial_timeout_s: float | None = None
 
 
 class RunOptionsRecord(BaseModel):

@@ -19,7 +19,7 @@ from typing import Any
 
 from roibench.core.errors import InputError
 from roibench.core.records import CallRecord, TrialRecord
-from roibench.core.secrets import redact
+from roibench.core.secrets import redact_json
 
 TrialKey = tuple[str, str, int]
 """(cell label, task id, trial index k)."""
@@ -49,7 +49,8 @@ class Journal:
             self._write_line(json.dumps({"kind": "header", **header}, default=str), sync=True)
 
     def _write_line(self, line: str, *, sync: bool) -> None:
-        self._file.write(redact(line) + "\n")
+        # masked value by value: the JSON stays valid however short a key is
+        self._file.write(redact_json(line) + "\n")
         self._file.flush()
         self._written += 1
         if sync:

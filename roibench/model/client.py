@@ -19,11 +19,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import openai
 
-from roibench.core.faults import ATTEMPT_HEADER, FAULTS_HEADER
+from roibench.core.faults import ATTEMPT_HEADER, FAULTS_HEADER, TIMEOUT_HEADER
 from roibench.core.records import CallRecord, CallRole, ErrorClass
 from roibench.core.secrets import redact
 from roibench.core.usage import (
@@ -41,12 +41,53 @@ from roibench.pricing.cards import DEFAULT_FX, FxTable, PriceCard, Pricer, call_
 
 class LLMError(Exception):
     """A call that failed for good. `error_class` is the taxonomy entry; `stop_cell` is set for
-    billing and authentication failures, after which no further trial of the cell can succeed."""
+    billing and authentication failures, after which no further trial of the cell can succeed;
+    `retryable` is False when the provider's answer was final (auth, billing, unknown model,
+    bad request), True when retries ran out on a transient one."""
 
-    def __init__(self, error_class: ErrorClass | str, message: str) -> None:
+    def __init__(
+        self, error_class: ErrorClass | str, message: str, *, retryable: bool = True
+    ) -> None:
         self.error_class = ErrorClass(error_class)
         self.stop_cell = error_class in ("billing", "auth")
+        self.retryable = retryable
         super().__init__(redact(message))
+
+
+class LimitReached(Exception):
+    """A limit refused the trial's next request. `reason`: step_limit or token_limit (the
+    agent's budgets) or budget_exhausted (the run's spend cap)."""
+
+    def __init__(self, reason: ErrorClass | str, message: str) -> None:
+        self.reason = ErrorClass(reason)
+        super().__init__(message)
+
+
+DEFAULT_OUTPUT_RESERVE = 8192
+"""Output tokens a request is assumed to be able to produce when its model sets no
+`max_tokens` (what the spend cap reserves for it)."""
+
+
+class CallGuard(Protocol):
+    """Checks every request of a trial against its limits (see roibench.run.budget)."""
+
+    async def begin(self, role: CallRole) -> None:
+        """Before each model turn (retries are the same turn): raise LimitReached when the
+        trial's step or token budget is used up."""
+        ...
+
+    async def reserve(self, worst_usd: Decimal | None) -> Decimal:
+        """Before each attempt sent to the network: hold its worst-case cost against the run's
+        spend cap (raise LimitReached when it cannot fit); returns what was held."""
+        ...
+
+    async def release(self, held: Decimal, record: CallRecord) -> None:
+        """After the attempt: give back the hold and count what it cost."""
+        ...
+
+    def observe(self, record: CallRecord) -> None:
+        """Every call record of the trial, cached ones included (token budget)."""
+        ...
 
 
 class RequestLimiter:
@@ -120,6 +161,8 @@ class Endpoint:
     provider: Provider
     client: openai.AsyncOpenAI
     limiter: RequestLimiter
+    timeout_s: float = 60.0
+    """The client's per-request timeout (the simulator's `timeout` fault waits longer)."""
 
     @classmethod
     def open(
@@ -142,11 +185,22 @@ class Endpoint:
             max_retries=0,  # retries happen here so each attempt is recorded
             timeout=timeout_s,
         )
-        return cls(provider=provider, client=client, limiter=RequestLimiter(concurrency, rpm, tpm))
+        return cls(
+            provider=provider,
+            client=client,
+            limiter=RequestLimiter(concurrency, rpm, tpm),
+            timeout_s=timeout_s,
+        )
 
     async def aclose(self) -> None:
         """Close the HTTP client."""
         await self.client.close()
+
+
+_NOT_SENT = CallRecord(
+    started_at=datetime(1970, 1, 1, tzinfo=UTC), latency_s=0, usage=Usage(), cost_usd=Decimal(0)
+)
+"""What `CallGuard.release` is given for an attempt that never reached the provider."""
 
 
 def _retry_after_s(headers: Mapping[str, str] | None) -> float | None:
@@ -213,8 +267,12 @@ class ChatModel:
     """Simulator only: the fault spec sent with each request."""
     on_call: Callable[[CallRecord], None] | None = None
     """Called with every CallRecord as it is made (the journal's crash trail)."""
+    guard: CallGuard | None = None
+    """The trial's limits, checked before every request (steps, tokens, the spend cap)."""
     calls: list[CallRecord] = field(default_factory=list)
     backoff_base_s: float = 0.5
+    pending: int = 0
+    """Calls in progress (waiting for a slot, the provider or a retry)."""
 
     @property
     def usage(self) -> Usage:
@@ -255,6 +313,8 @@ class ChatModel:
         provider = self.endpoint.provider
         if provider.sends_seed:
             headers[ATTEMPT_HEADER] = str(attempt)
+            # a `timeout` fault of a simulator answers later than this client waits
+            headers[TIMEOUT_HEADER] = f"{self.endpoint.timeout_s:g}"
         if provider.simulated and self.faults_header:
             headers[FAULTS_HEADER] = self.faults_header
         return headers
@@ -281,7 +341,18 @@ class ChatModel:
         `role`: what the call is for, recorded on its CallRecord (default: this model's role,
         'agent'); e.g. 'planner' or 'verifier' for an agent's calls that do not act, so their
         spend shows apart (`<role>_spend_usd`) while still counting in the cell's spend."""
-        role = self._role(role)
+        self.pending += 1
+        try:
+            return await self._complete(messages, tools, self._role(role))
+        finally:
+            self.pending -= 1
+
+    async def _complete(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], role: CallRole
+    ) -> dict[str, Any]:
+        guard = self.guard
+        if guard is not None:
+            await guard.begin(role)
         body = self._request(messages, tools)
         extra_body = body.pop("extra_body", None)
         payload = json.dumps({**body, **(extra_body or {})}, separators=(",", ":")).encode()
@@ -304,7 +375,15 @@ class ChatModel:
         estimate = prompt_estimate(messages, tools) if limiter.tpm else 0
         attempt = 0
         while True:
-            await limiter.acquire(estimate)
+            held = Decimal(0)
+            if guard is not None:
+                held = await guard.reserve(self._worst_case_usd(len(payload)))
+            try:
+                await limiter.acquire(estimate)
+            except BaseException:
+                if guard is not None:
+                    await guard.release(held, _NOT_SENT)
+                raise
             started = datetime.now(UTC)
             t0 = time.perf_counter()
             info: ErrorInfo | None = None
@@ -329,6 +408,11 @@ class ChatModel:
                 info = ErrorInfo(ErrorClass.TIMEOUT, True, "no response within the timeout")
             except (openai.APIConnectionError, ValueError) as exc:
                 info = ErrorInfo(ErrorClass.API_ERROR, True, f"{type(exc).__name__}")
+            except BaseException:  # cancelled mid-request (trial timeout, Ctrl-C)
+                await limiter.release(0, rate_limited=False)
+                if guard is not None:
+                    await guard.release(held, _NOT_SENT)
+                raise
             if info is None:
                 turn = self._accept(
                     data,
@@ -339,11 +423,15 @@ class ChatModel:
                     role=role,
                 )
                 await limiter.release(self.calls[-1].usage.total_tokens, rate_limited=False)
+                if guard is not None:
+                    await guard.release(held, self.calls[-1])
                 if key is not None and self.cache is not None:
                     self.cache.put(key, data, self.calls[-1].cost_usd, self.calls[-1].latency_s)
                 return turn
             await limiter.release(0, rate_limited=info.error_class == "rate_limited")
             self._record_failure(started, t0, info.error_class, attempt, role)
+            if guard is not None:
+                await guard.release(held, self.calls[-1])
             if not info.retryable or attempt >= self.max_retries:
                 provider = self.endpoint.provider
                 hint = ""
@@ -353,12 +441,27 @@ class ChatModel:
                     info.error_class,
                     f"{provider.name} {self.model_id}: {info.error_class} after {attempt + 1} "
                     f"attempt(s): {info.message}{hint}",
+                    retryable=info.retryable,
                 )
             await self._backoff(attempt, retry_after)
             attempt += 1
 
+    def _worst_case_usd(self, request_bytes: int) -> Decimal | None:
+        """What the request can cost at most, for the spend cap: the prompt (a token per 4
+        bytes of the request, all uncached) and `max_tokens` of output (DEFAULT_OUTPUT_RESERVE
+        when unset), at the price in force now."""
+        if self.price is None:
+            return None
+        max_out = self.params.get("max_tokens") or DEFAULT_OUTPUT_RESERVE
+        usage = Usage(
+            input_tokens=estimate_tokens(request_bytes), output_tokens=int(max_out), requests=1
+        )
+        return call_cost_usd(usage, self.price, datetime.now(UTC), self.fx)
+
     def _add_call(self, record: CallRecord) -> None:
         self.calls.append(record)
+        if self.guard is not None:
+            self.guard.observe(record)
         if self.on_call is not None:
             self.on_call(record)
 

@@ -23,7 +23,7 @@ class ErrorInfo:
 
     error_class: ErrorClass
     """Taxonomy entry (a string enum): rate_limited, api_error, timeout, billing, auth,
-    bad_request."""
+    not_found (an unknown model or path), bad_request."""
     retryable: bool
     message: str
     """Redacted provider message."""
@@ -76,6 +76,8 @@ def classify_status(provider: Provider, status: int, body: Any) -> ErrorInfo:
         if "insufficient_quota" in (type_, code) and not dashscope:
             return ErrorInfo(ErrorClass.BILLING, False, text)
         return ErrorInfo(ErrorClass.RATE_LIMITED, True, text or "rate limited")
+    if status == 404:  # an unknown model (or a base_url without /v1): final, like auth
+        return ErrorInfo(ErrorClass.NOT_FOUND, False, text or "not found")
     if status in (408, 409, 425) or status >= 500:
         return ErrorInfo(ErrorClass.API_ERROR, True, text or f"HTTP {status}")
     return ErrorInfo(ErrorClass.BAD_REQUEST, False, text or f"HTTP {status}")

@@ -7,11 +7,25 @@ each provider's documentation and recorded responses.
 from __future__ import annotations
 
 import os
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from roibench.core.secrets import register_key_env
 from roibench.core.usage import UsageDialect
+
+
+class TimeoutBilling(StrEnum):
+    """What a request the client gave up on (a timeout) is assumed to cost. roibench records
+    such an attempt at $0; this says how safe that is, per preset (README, Prices)."""
+
+    NOT_BILLED = "not_billed"
+    """Nothing to bill: a local server or the simulator."""
+    ASSUMED_NOT_BILLED = "assumed_not_billed"
+    """The provider documents no charge for abandoned requests (shared/reference/providers.md
+    lists none); roibench assumes $0, while the provider may bill the tokens it generated
+    before the client hung up — an underestimate of spend of at most the timed-out attempts."""
 
 
 class Provider(BaseModel):
@@ -52,11 +66,18 @@ class Provider(BaseModel):
         "repeat exactly (the simulator, local servers); a model's `send_seed` overrides it.",
     )
     docs: str = Field(default="", description="Where these facts come from.")
+    timeout_billing: TimeoutBilling = Field(
+        default=TimeoutBilling.ASSUMED_NOT_BILLED,
+        description="What a timed-out attempt is assumed to cost (set explicitly by every "
+        "preset; the default reads journals recorded before the field existed).",
+    )
 
     def api_key(self) -> str | None:
-        """The key from the environment (never stored, never logged)."""
+        """The key from the environment (never stored, never logged; its value is redacted
+        from everything roibench writes, whatever its length)."""
         if self.api_key_env is None:
             return None
+        register_key_env(self.api_key_env)
         return os.environ.get(self.api_key_env) or None
 
     def key_status(self) -> str:
@@ -81,6 +102,7 @@ PRESETS: dict[str, Provider] = {
             usage_dialect="openai",
             simulated=True,
             sends_seed=True,
+            timeout_billing=TimeoutBilling.NOT_BILLED,
             docs="roibench's built-in simulator on loopback",
         ),
         Provider(
@@ -90,6 +112,7 @@ PRESETS: dict[str, Provider] = {
             usage_dialect="openai",
             max_tokens_param="max_completion_tokens",
             genai_prices_id="openai",
+            timeout_billing=TimeoutBilling.ASSUMED_NOT_BILLED,
             docs=_REF,
         ),
         Provider(
@@ -100,6 +123,7 @@ PRESETS: dict[str, Provider] = {
             reasoning_field="reasoning_content",
             echo_reasoning=True,
             genai_prices_id="deepseek",
+            timeout_billing=TimeoutBilling.ASSUMED_NOT_BILLED,
             docs=_REF,
         ),
         Provider(
@@ -107,6 +131,7 @@ PRESETS: dict[str, Provider] = {
             base_url="https://dashscope-intl.aliyuncs.com/compatible-mode/v1",
             api_key_env="DASHSCOPE_API_KEY",
             reasoning_field="reasoning_content",
+            timeout_billing=TimeoutBilling.ASSUMED_NOT_BILLED,
             docs=_REF + " (international / Singapore endpoint)",
         ),
         Provider(
@@ -114,6 +139,7 @@ PRESETS: dict[str, Provider] = {
             base_url="https://dashscope.aliyuncs.com/compatible-mode/v1",
             api_key_env="DASHSCOPE_API_KEY",
             reasoning_field="reasoning_content",
+            timeout_billing=TimeoutBilling.ASSUMED_NOT_BILLED,
             docs=_REF + " (China endpoint)",
         ),
         Provider(
@@ -124,6 +150,7 @@ PRESETS: dict[str, Provider] = {
             echo_reasoning=True,
             tool_choice_values=("auto", "none"),
             genai_prices_id="zhipuai",
+            timeout_billing=TimeoutBilling.ASSUMED_NOT_BILLED,
             docs=_REF,
         ),
         Provider(
@@ -134,6 +161,7 @@ PRESETS: dict[str, Provider] = {
             echo_reasoning=True,
             tool_choice_values=("auto", "none"),
             genai_prices_id="zai",
+            timeout_billing=TimeoutBilling.ASSUMED_NOT_BILLED,
             docs=_REF,
         ),
         Provider(
@@ -145,6 +173,7 @@ PRESETS: dict[str, Provider] = {
             echo_reasoning=True,
             tool_choice_values=("auto", "none"),
             genai_prices_id="moonshotai",
+            timeout_billing=TimeoutBilling.ASSUMED_NOT_BILLED,
             docs=_REF + " (international endpoint; keys do not work across .ai and .cn)",
         ),
         Provider(
@@ -156,6 +185,7 @@ PRESETS: dict[str, Provider] = {
             echo_reasoning=True,
             tool_choice_values=("auto", "none"),
             genai_prices_id="moonshotai",
+            timeout_billing=TimeoutBilling.ASSUMED_NOT_BILLED,
             docs=_REF + " (China endpoint)",
         ),
         Provider(
@@ -167,6 +197,7 @@ PRESETS: dict[str, Provider] = {
             tool_choice_values=("auto", "none"),
             max_tokens_param="max_completion_tokens",
             genai_prices_id="minimax",
+            timeout_billing=TimeoutBilling.ASSUMED_NOT_BILLED,
             docs=_REF + " (international endpoint)",
         ),
         Provider(
@@ -178,6 +209,7 @@ PRESETS: dict[str, Provider] = {
             tool_choice_values=("auto", "none"),
             max_tokens_param="max_completion_tokens",
             genai_prices_id="minimax",
+            timeout_billing=TimeoutBilling.ASSUMED_NOT_BILLED,
             docs=_REF + " (China endpoint)",
         ),
         Provider(
@@ -185,6 +217,7 @@ PRESETS: dict[str, Provider] = {
             base_url="https://api.stepfun.com/v1",
             api_key_env="STEPFUN_API_KEY",
             reasoning_field="reasoning",
+            timeout_billing=TimeoutBilling.ASSUMED_NOT_BILLED,
             docs=_REF,
         ),
         Provider(
@@ -192,6 +225,7 @@ PRESETS: dict[str, Provider] = {
             base_url="https://api.stepfun.ai/v1",
             api_key_env="STEPFUN_API_KEY",
             reasoning_field="reasoning",
+            timeout_billing=TimeoutBilling.ASSUMED_NOT_BILLED,
             docs=_REF + " (international endpoint)",
         ),
         Provider(
@@ -199,6 +233,7 @@ PRESETS: dict[str, Provider] = {
             base_url="https://ark.cn-beijing.volces.com/api/v3",
             api_key_env="ARK_API_KEY",
             reasoning_field="reasoning_content",
+            timeout_billing=TimeoutBilling.ASSUMED_NOT_BILLED,
             docs=_REF + " (Volcengine Ark; reasoning field assumed, not verified)",
         ),
         Provider(
@@ -206,6 +241,7 @@ PRESETS: dict[str, Provider] = {
             base_url="https://api.siliconflow.cn/v1",
             api_key_env="SILICONFLOW_API_KEY",
             reasoning_field="reasoning_content",
+            timeout_billing=TimeoutBilling.ASSUMED_NOT_BILLED,
             docs=_REF,
         ),
         Provider(
@@ -213,6 +249,7 @@ PRESETS: dict[str, Provider] = {
             base_url="https://api.siliconflow.com/v1",
             api_key_env="SILICONFLOW_API_KEY",
             reasoning_field="reasoning_content",
+            timeout_billing=TimeoutBilling.ASSUMED_NOT_BILLED,
             docs=_REF + " (international endpoint)",
         ),
         Provider(
@@ -221,6 +258,7 @@ PRESETS: dict[str, Provider] = {
             api_key_env="OPENROUTER_API_KEY",
             reasoning_field="reasoning",
             genai_prices_id="openrouter",
+            timeout_billing=TimeoutBilling.ASSUMED_NOT_BILLED,
             docs="openrouter.ai/docs (OpenAI-compatible)",
         ),
         Provider(
@@ -230,10 +268,14 @@ PRESETS: dict[str, Provider] = {
             key_optional=True,
             reasoning_field="reasoning_content",
             sends_seed=True,  # vLLM, Ollama, llama.cpp and `roibench sim` all take `seed`
+            timeout_billing=TimeoutBilling.NOT_BILLED,
             docs="vLLM, Ollama (http://127.0.0.1:11434/v1), llama.cpp: set base_url in the suite",
         ),
     )
 }
+
+
+register_key_env(*(p.api_key_env for p in PRESETS.values()))
 
 
 def get_provider(name: str) -> Provider | None:

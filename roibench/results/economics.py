@@ -72,7 +72,7 @@ class CellEconomics:
 
 def agg_counts(tasks: Iterable[TaskTally]) -> Counts:
     """Outcome counts of a set of per-task tallies."""
-    total = resolved = escalated = failed = harmful = error = 0
+    total = resolved = escalated = failed = harmful = error = harness = 0
     for g in tasks:
         total += g.n
         resolved += g.resolved
@@ -80,16 +80,19 @@ def agg_counts(tasks: Iterable[TaskTally]) -> Counts:
         failed += g.failed
         harmful += g.harmful
         error += g.error
-    return Counts(total, resolved, escalated, failed, harmful, error)
+        harness += g.harness_error
+    return Counts(total, resolved, escalated, failed, harmful, error, harness)
 
 
 def human_terms(counts: Counts, value: ValueModel) -> Decimal:
-    """What people cost to finish what the agent did not: escalations, failures, errors."""
+    """What people cost to finish what the agent did not: escalations, failures, errors. A
+    harness error (a tool or grader bug) is priced like an infrastructure error: the task was
+    not done, a human does it (h, no rework: nothing wrong was written that we know of)."""
     redo = value.human_cost_per_task_usd + value.rework_cost_usd
     return (
         value.escalation_usd * counts.escalated
         + redo * counts.failed
-        + value.human_cost_per_task_usd * counts.error
+        + value.human_cost_per_task_usd * (counts.error + counts.harness_error)
     )
 
 

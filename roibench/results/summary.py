@@ -72,6 +72,11 @@ def _reliability_metrics(tally: CellTally) -> dict[str, float | None]:
     }
 
 
+def _limit_metrics(tally: CellTally) -> dict[str, float | None]:
+    """Trials a limit ended, by reason (`step_limit_trials`, `budget_exhausted_trials`, ...)."""
+    return {f"{reason}_trials": float(n) for reason, n in sorted(tally.limit_stops.items())}
+
+
 def summarize_cell(
     label: str,
     trials: Iterable[TrialRecord],
@@ -102,6 +107,7 @@ def summarize_tally(
         "failure_rate": c.failed / total,
         "harm_rate": c.harmful / total,
         "error_rate": c.error / total,
+        "harness_error_rate": c.harness_error / total,
         "spend_usd": _f(econ.spend_usd),
         "cost_per_task_usd": _f(econ.cost_per_task_usd),
         "cost_per_outcome_usd": _f(econ.cost_per_outcome_usd),
@@ -148,6 +154,10 @@ def summarize_tally(
     m.update(_role_metrics(tally))
     m.update(_user_sim_metrics(tally, econ))
     m.update(_reliability_metrics(tally))
+    m.update(_limit_metrics(tally))
+    if not c.total:  # a cell that ran no trial has no rates: absent, never a measured 0%
+        for name in [k for k in m if k.endswith("_rate") or k.startswith("pass_hat")]:
+            m[name] = None
     return CellSummary(
         label=label,
         economics=econ,
@@ -183,8 +193,9 @@ def tally_journal(spec: RunSpec, path: Path) -> tuple[dict[str, CellTally], Jour
 
 
 def summarize(spec: RunSpec, tallies: dict[str, CellTally]) -> dict[str, CellSummary]:
-    """Every cell's figures, from the recorded value models, outcome pricing and seed."""
-    return {
+    """Every cell's figures, from the recorded value models, outcome pricing and seed, with
+    the trials it was planned to run (`planned_trials`)."""
+    out = {
         cell.label: summarize_tally(
             cell.label,
             tallies[cell.label],
@@ -194,3 +205,6 @@ def summarize(spec: RunSpec, tallies: dict[str, CellTally]) -> dict[str, CellSum
         )
         for cell in spec.cells
     }
+    for cell in spec.cells:
+        out[cell.label].metrics["planned_trials"] = float(len(cell.workflow.tasks) * spec.trials)
+    return out

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from roibench.core.outcomes import OutcomeStatus
+from roibench.core.outcomes import LIMIT_STOPS, OutcomeStatus
 from roibench.core.records import TrialRecord
 from roibench.core.usage import Usage
 
@@ -38,6 +38,7 @@ class TaskTally:
     failed: int = 0
     harmful: int = 0
     error: int = 0
+    harness_error: int = 0
     spend_usd: float = 0.0
     """Agent spend (float: the bootstrap resamples it thousands of times)."""
     loss_usd: float = 0.0
@@ -97,6 +98,9 @@ class CellTally:
     estimated_usage_calls: int = 0
     lost_spend: MoneySum = field(default_factory=MoneySum)
     """Calls of attempts lost in a crash (resume), apart from the trials' own spend."""
+    limit_stops: dict[str, int] = field(default_factory=dict)
+    """Trials a limit ended, by reason (`step_limit`, `token_limit`, `budget_exhausted`,
+    `trial_timeout`)."""
 
     @classmethod
     def of(
@@ -148,6 +152,9 @@ class CellTally:
         task.failed += status is OutcomeStatus.FAILED
         task.harmful += status is OutcomeStatus.HARMFUL
         task.error += status is OutcomeStatus.ERROR
+        task.harness_error += status is OutcomeStatus.HARNESS_ERROR
+        if trial.error_class in LIMIT_STOPS:
+            self.limit_stops[trial.error_class] = self.limit_stops.get(trial.error_class, 0) + 1
         task.spend_usd += float(cost or 0)
         task.loss_usd += float(trial.outcome.loss_usd)
         if self.write_tools:

@@ -19,14 +19,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from roibench.config.suite import load_suite
-from roibench.core.errors import InputError
+from roibench.core.errors import InputError, RoibenchError
 from roibench.core.faults import FaultSpec
 from roibench.core.records import CallRecord, TrialRecord
+from roibench.core.secrets import redact
 from roibench.journal.spec import Overrides, RunSpec, header_line
 from roibench.journal.store import Journal, TrialKey
 from roibench.model.cache import ResponseCache
 from roibench.results.summary import CellSummary, new_tallies, summarize, tally_journal
 from roibench.results.tally import CellTally
+from roibench.run.inputs import check_cache_path, check_out_dir
 from roibench.run.plan import build_run_spec, plan_from_spec, read_run_spec
 from roibench.run.preflight import check_endpoints, git_commit
 from roibench.run.runner import Runner, RunOptions, RunPlan, RunResult, plan_suite
@@ -69,13 +71,23 @@ class RunRequest:
     experiment: str | None = None
     sets: tuple[str, ...] = ()
     """`--set KEY=VALUE` overrides of suite fields (the journal records the resolved suite)."""
+    trial_timeout_s: float | None = None
 
     @property
     def overrides(self) -> Overrides:
         """The command-line values that replace the suite's."""
         return Overrides(
-            trials=self.trials, limit=self.limit, concurrency=self.concurrency, seed=self.seed
-        )
+            trials=self.trials, limit=self.limit, concurrency=self.concurrency, seed=self.seed,
+            trial_timeout_s=self.trial_timeout_s,
+        )  # fmt: skip
+
+
+class Interrupted(RoibenchError):
+    """Ctrl-C during the trials: the journal is closed whole; `--resume journal` continues."""
+
+    def __init__(self, journal: Path) -> None:
+        self.journal = journal
+        super().__init__(f"interrupted; resume with --resume {journal}")
 
 
 class Reporter(Protocol):
@@ -188,15 +200,16 @@ def _refuse_conflicts(request: RunRequest, spec: RunSpec) -> None:
     """`--resume` runs what the journal's spec says; a flag that says otherwise is refused."""
     recorded = spec.options.overrides
     asked = request.overrides
-    for name in ("trials", "limit", "concurrency", "seed"):
+    for name in ("trials", "limit", "concurrency", "seed", "trial_timeout_s"):
         value = getattr(asked, name)
+        flag = "--trial-timeout" if name == "trial_timeout_s" else f"--{name}"
         if value is not None and value != getattr(recorded, name):
             was = getattr(recorded, name)
             raise InputError(
-                f"--{name} {value} conflicts with the journal being resumed "
-                f"({'--' + name + ' ' + str(was) if was is not None else 'the suite value'}); "
+                f"{flag} {value} conflicts with the journal being resumed "
+                f"({flag + ' ' + str(was) if was is not None else 'the suite value'}); "
                 "a resumed run keeps what it started with",
-                field=f"--{name}",
+                field=flag,
             )
     if request.faults is not None and request.faults != spec.options.faults:
         raise InputError(
@@ -211,13 +224,14 @@ def prepare(request: RunRequest) -> Prepared:
         spec = read_run_spec(request.resume)
         _refuse_conflicts(request, spec)
         current = load_suite(request.suite, request.sets)
-        if current.text != spec.suite.text:
+        if redact(current.text) != redact(spec.suite.text):  # the journal's copy is masked
             raise InputError(
                 f"the suite changed since {request.resume} was written; resume needs the "
                 "same suite",
                 file=request.suite,
             )
-        plan = plan_from_spec(spec, request.resume)
+        # planned from the suite as given: the journal's copy has its URL credentials masked
+        plan = plan_from_spec(spec, request.resume, suite_text=current.text)
         tallies, previous = tally_journal(spec, request.resume)
         return Prepared(
             plan=plan,
@@ -228,11 +242,13 @@ def prepare(request: RunRequest) -> Prepared:
             lost=previous.lost_calls,
             resumed=True,
         )
+    check_out_dir(request.out)
     loaded = load_suite(request.suite, request.sets)
     o = request.overrides
     plan = plan_suite(
-        loaded, trials=o.trials, limit=o.limit, concurrency=o.concurrency, seed=o.seed
-    )
+        loaded, trials=o.trials, limit=o.limit, concurrency=o.concurrency, seed=o.seed,
+        trial_timeout_s=o.trial_timeout_s,
+    )  # fmt: skip
     path, stamp = _new_journal_path(request.out, loaded.config.name)
     spec = build_run_spec(
         plan,
@@ -249,11 +265,12 @@ def prepare(request: RunRequest) -> Prepared:
 
 
 def check(prepared: Prepared, request: RunRequest) -> None:
-    """Refuse what cannot run: references naming unknown tools or bad arguments, budgets
-    short of the longest reference (the static part of `roibench check`), an unpriced model
-    under a spend cap, unreachable endpoints."""
+    """Refuse what cannot run: a --cache that is no cache, references naming unknown tools or
+    bad arguments, budgets short of the longest reference (the static part of `roibench
+    check`), an unpriced model under a spend cap, unreachable endpoints."""
     from roibench.run.check import check_plan
 
+    check_cache_path(request.cache)
     found = check_plan(prepared.plan, replay=False).problems
     if found:
         raise InputError(
@@ -306,6 +323,8 @@ def execute(prepared: Prepared, request: RunRequest, handler: TrialHandler) -> R
             )
         runner = Runner(prepared.plan, journal=journal, progress=handler, options=options)
         return asyncio.run(runner.run())
+    except KeyboardInterrupt:  # the trials in flight are lost: their calls are journaled
+        raise Interrupted(prepared.journal_path) from None
     finally:
         journal.close()
         if options.cache is not None:
@@ -360,8 +379,14 @@ def run_suite(request: RunRequest, reporter: Reporter | None = None) -> SuiteOut
     streamer = start_streamer(prepared, request)
     handler = TrialHandler(prepared.tallies, reporter, streamer)
     reporter.started(prepared.spec, len(prepared.done))
-    result = execute(prepared, request, handler)
-    reporter.finished()
+    try:
+        result = execute(prepared, request, handler)
+    except Interrupted:
+        if streamer is not None:
+            streamer.close()
+        raise
+    finally:
+        reporter.finished()
     summaries = summarize(prepared.spec, prepared.tallies)
     outcome = SuiteOutcome(prepared.spec, prepared.journal_path, summaries, result, handler)
     t2 = time.perf_counter()

@@ -131,17 +131,19 @@ def build_run_spec(
     )
 
 
-def plan_from_spec(spec: RunSpec, journal: Path) -> RunPlan:
-    """The live plan to resume a journal with: the suite text it recorded, planned again, then
-    checked against the recorded spec — a workflow, agent, dataset or price that changed since
-    would make the resumed trials incomparable with the finished ones."""
+def plan_from_spec(spec: RunSpec, journal: Path, suite_text: str | None = None) -> RunPlan:
+    """The live plan to resume a journal with: the suite text it recorded (or `suite_text`,
+    the same suite as the user gave it: the recorded copy has URL credentials masked), planned
+    again, then checked against the recorded spec — a workflow, agent, dataset or price that
+    changed since would make the resumed trials incomparable with the finished ones."""
     o = spec.options.overrides
     plan = plan_suite(
-        parse_suite(spec.suite.text, Path(spec.suite.file)),
+        parse_suite(suite_text or spec.suite.text, Path(spec.suite.file)),
         trials=o.trials,
         limit=o.limit,
         concurrency=o.concurrency,
         seed=o.seed,
+        trial_timeout_s=o.trial_timeout_s,
     )
     for recorded, live in zip(spec.cells, (cell_spec(c) for c in plan.cells), strict=False):
         changed = [
@@ -186,6 +188,7 @@ def upgrade_v1(header: dict[str, Any], journal: Path) -> RunSpec:
         limit=o.limit,
         concurrency=o.concurrency,
         seed=o.seed,
+        trial_timeout_s=o.trial_timeout_s,
     )
     started = str(header.get("started_at") or "")
     try:

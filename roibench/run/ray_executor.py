@@ -47,8 +47,10 @@ from roibench.run.runner import (
     RunOptions,
     RunPlan,
     RunResult,
+    _CellHealth,
     _SpendBudget,
     trial_seed,
+    work_order,
 )
 
 MAX_WORKER_LOSSES = 3
@@ -63,7 +65,7 @@ class WorkerSpec:
 
     suite_text: str
     suite_path: str
-    overrides: dict[str, int | None]
+    overrides: dict[str, int | float | None]
     cwd: str
     cache_path: str | None = None
     faults: FaultSpec | None = None
@@ -110,7 +112,7 @@ class BudgetActor:
         if cell is not None:
             await self.budget.release(cell, spent)
         else:
-            self.budget.spent += spent
+            self.budget.settled += spent
 
     def state(self) -> tuple[Decimal, bool]:
         """(fresh spend so far, stopped)."""
@@ -128,7 +130,21 @@ class TrialWorker:
         if os.path.isdir(spec.cwd):  # plug-ins and datasets resolve against the project dir
             os.chdir(spec.cwd)
         suite = parse_suite(spec.suite_text, Path(spec.suite_path))
-        self.plan = plan_suite(suite, **spec.overrides)
+        o = spec.overrides
+
+        def whole(name: str) -> int | None:
+            value = o.get(name)
+            return None if value is None else int(value)
+
+        timeout = o.get("trial_timeout_s")
+        self.plan = plan_suite(
+            suite,
+            trials=whole("trials"),
+            limit=whole("limit"),
+            concurrency=whole("concurrency"),
+            seed=whole("seed"),
+            trial_timeout_s=None if timeout is None else float(timeout),
+        )
         self.cache = ResponseCache(Path(spec.cache_path)) if spec.cache_path else None
         self._taps: dict[TrialKey, asyncio.Queue[tuple[str, Any]]] = {}
         self.options = RunOptions(
@@ -266,7 +282,7 @@ class RayExecutor:
     def __init__(
         self,
         plan: RunPlan,
-        overrides: dict[str, int | None],
+        overrides: dict[str, int | float | None],
         *,
         journal: Journal | None = None,
         progress: ProgressFn | None = None,
@@ -341,11 +357,11 @@ class RayExecutor:
         cells = {c.label: c for c in self.plan.cells}
         work: deque[TrialKey] = deque(
             (cell.label, task.id, k)
-            for k in range(self.plan.trials)
-            for cell in self.plan.cells
-            for task in cell.tasks
+            for cell, task, k in work_order(self.plan)
             if (cell.label, task.id, k) not in done
         )
+        health = {c.label: _CellHealth() for c in self.plan.cells}
+        planned = {c.label: len(c.tasks) * self.plan.trials for c in self.plan.cells}
         lost: dict[TrialKey, list[CallRecord]] = {
             k: list(v) for k, v in self.options.lost_calls.items()
         }
@@ -443,7 +459,7 @@ class RayExecutor:
                         result.trials[key[0]].append(record)
                     if self.journal is not None:
                         self.journal.append(record)
-                    if record.error_class in ("billing", "auth"):
+                    if health[key[0]].observe(record, planned[key[0]]):
                         result.stopped_cells.setdefault(key[0], record.outcome.reason)
                     if self.progress is not None:
                         self.progress(record)
@@ -494,7 +510,7 @@ class RayExecutor:
 
 def run_on_ray(
     plan: RunPlan,
-    overrides: dict[str, int | None],
+    overrides: dict[str, int | float | None],
     *,
     journal: Journal | None = None,
     progress: ProgressFn | None = None,

@@ -23,9 +23,9 @@ from roibench.config.suite import (
     suite_catalog,
 )
 from roibench.config.tasks import Dataset, Task, stratified_sample
-from roibench.core.errors import InputError
+from roibench.core.errors import HarnessError, InputError
 from roibench.core.faults import FaultSpec
-from roibench.core.outcomes import Outcome
+from roibench.core.outcomes import Outcome, OutcomeStatus
 from roibench.core.records import (
     CallRecord,
     CallRole,
@@ -33,12 +33,14 @@ from roibench.core.records import (
     ToolCallRecord,
     TrialRecord,
 )
+from roibench.core.secrets import redact
 from roibench.journal.store import Journal, TrialKey
 from roibench.model.cache import ResponseCache
-from roibench.model.client import ChatModel, Endpoint, LLMError
+from roibench.model.client import ChatModel, Endpoint, LimitReached, LLMError
 from roibench.pricing.cards import DEFAULT_FX, Pricer
+from roibench.run.budget import SpendCap, TrialGuard
 from roibench.run.plugins import resolve_agent, resolve_workflow
-from roibench.workflow import Transcript, UserTurnContext, Workflow
+from roibench.workflow import Env, Transcript, UserTurnContext, Workflow
 
 
 @dataclass
@@ -78,6 +80,8 @@ class RunPlan:
     trials: int
     seed: int
     concurrency: int
+    trial_timeout_s: float | None = None
+    """Wall-clock limit of one trial (None: none)."""
 
     @property
     def total_trials(self) -> int:
@@ -97,6 +101,7 @@ def plan_suite(
     limit: int | None = None,
     concurrency: int | None = None,
     seed: int | None = None,
+    trial_timeout_s: float | None = None,
 ) -> RunPlan:
     """Resolve plug-ins and load datasets; every problem is an InputError naming the place."""
     cfg = suite.config
@@ -163,6 +168,7 @@ def plan_suite(
         trials=trials or cfg.trials,
         seed=cfg.seed if seed is None else seed,
         concurrency=concurrency or cfg.concurrency,
+        trial_timeout_s=trial_timeout_s or cfg.trial_timeout_s,
     )
 
 
@@ -215,12 +221,42 @@ def _user_model(suite: LoadedSuite, index: int) -> tuple[ModelSpec | None, Price
     return spec, pricer
 
 
-def _stop_detail(run: AgentRun) -> str:
-    if run.stop_reason == "step_limit":
+def _stop_detail(run: AgentRun, reason: str) -> str:
+    if reason == ErrorClass.STEP_LIMIT:
         return f"the agent used all {run.max_steps} steps (max_steps) before it finished"
-    if run.stop_reason == "budget_exceeded":
+    if reason in (ErrorClass.TOKEN_LIMIT, ErrorClass.BUDGET_EXCEEDED):
         return f"the agent used its {run.max_tokens} tokens (max_tokens_per_trial)"
-    return f"the agent stopped ({run.stop_reason})"
+    return f"the agent stopped ({reason})"
+
+
+def tier_spread(tasks: tuple[Task, ...]) -> list[Task]:
+    """The tasks reordered so every prefix holds each tier in proportion (the j-th of a tier's
+    n tasks at (j + 1/2) / n), each tier keeping its own order: a run cut short still sees the
+    whole mix of difficulty, not the easy tasks datasets list first."""
+    by_tier: dict[str, list[Task]] = {}
+    for task in tasks:
+        by_tier.setdefault(task.tier, []).append(task)
+    order = list(by_tier)
+    keyed = [
+        ((j + 0.5) / len(group), order.index(tier), task)
+        for tier, group in by_tier.items()
+        for j, task in enumerate(group)
+    ]
+    return [task for *_, task in sorted(keyed, key=lambda x: (x[0], x[1]))]
+
+
+def work_order(plan: RunPlan) -> Iterator[tuple[Cell, Task, int]]:
+    """The order trials start in: trial-major (every task gets trial 0 before any gets trial
+    1), and within a round the cells interleaved task by task, each cell's tasks spread over
+    its tiers — so a spend cap or an interrupt leaves every cell partly measured, on a fair
+    mix of its tasks, instead of the first cells complete and the last ones not run."""
+    spread = [tier_spread(cell.tasks) for cell in plan.cells]
+    longest = max((len(tasks) for tasks in spread), default=0)
+    for k in range(plan.trials):
+        for i in range(longest):
+            for cell, tasks in zip(plan.cells, spread, strict=True):
+                if i < len(tasks):
+                    yield cell, tasks[i], k
 
 
 def trial_seed(seed: int, task_id: str, k: int) -> int:
@@ -239,7 +275,8 @@ class RunOptions:
     cache: ResponseCache | None = None
     """Serve repeated requests from disk (cost reported as the original)."""
     max_spend_usd: Decimal | None = None
-    """Start no trial that could take the run's fresh spend over this."""
+    """The run's fresh spend cap, checked before every trial and every request (see
+    roibench.run.budget)."""
     faults: FaultSpec | None = None
     """Override every simulated model's fault spec."""
     done: set[TrialKey] = field(default_factory=set)
@@ -264,7 +301,9 @@ class RunResult:
     """This run's records by cell (empty when `RunOptions.keep_trials` is off)."""
     sim_requests: int = 0
     stopped_cells: dict[str, str] = field(default_factory=dict)
-    """Cells stopped by a billing or authentication error, with the provider's message."""
+    """Cells stopped early, with the provider's message: by a billing or authentication
+    error, or because their first trials all failed with the same final error (e.g. an
+    unknown model)."""
     skipped: int = 0
     """Trials not started (spend cap or a stopped cell)."""
     budget_stopped: bool = False
@@ -272,68 +311,41 @@ class RunResult:
     """Fresh spend of this invocation (cached calls excluded)."""
 
 
-class _SpendBudget:
-    """`--max-spend`: a trial starts only if the fresh spend so far, plus a running estimate of
-    one trial for every trial in flight and this one, stays within the cap. The estimate is the
-    cell's mean trial cost; a cell that has finished none runs one trial at a time (reserving
-    the costliest known cell's mean) until it has, so a cheap cell finishing first cannot let
-    a burst of expensive trials through."""
+_SpendBudget = SpendCap  # the name the Ray budget actor imports
 
-    def __init__(self, cap: Decimal | None) -> None:
-        self.cap = cap
-        self.spent = Decimal(0)
-        self.stopped = False
-        self._reserved = Decimal(0)
-        self._in_flight: dict[str, list[Decimal]] = {}
-        self._costs: dict[str, tuple[Decimal, int]] = {}
-        self._cond = asyncio.Condition()
+EARLY_STOP_AFTER = 3
+"""A cell stops once this many of its trials (or all it has, if fewer) have failed with the
+same final, non-retryable error and none got further: every further trial would too."""
+STOP_AT_ONCE = (ErrorClass.BILLING, ErrorClass.AUTH)
+"""Final errors that stop a cell at the first trial."""
+FINAL_ERRORS = (ErrorClass.BILLING, ErrorClass.AUTH, ErrorClass.NOT_FOUND, ErrorClass.BAD_REQUEST)
+"""Error classes of final (non-retryable) provider answers."""
 
-    def _estimate(self, cell: str) -> Decimal | None:
-        total, n = self._costs.get(cell, (Decimal(0), 0))
-        if n:
-            return total / n
-        means = [t / c for t, c in self._costs.values() if c]
-        return max(means) if means else None
 
-    async def reserve(self, cell: str) -> bool:
-        """True if a trial of `cell` may start now (waits while in-flight trials settle)."""
-        if self.cap is None:
+@dataclass
+class _CellHealth:
+    """Whether a cell's trials so far all failed the same final way."""
+
+    error_class: str | None = None
+    count: int = 0
+    healthy: bool = False
+    """Some trial got past the provider: the cell is never stopped for a repeated error."""
+
+    def observe(self, record: TrialRecord, planned: int) -> bool:
+        """Count a finished trial; True when the cell should stop."""
+        if self.healthy:
+            return False
+        cls = record.error_class
+        if record.outcome.status is not OutcomeStatus.ERROR or cls not in FINAL_ERRORS:
+            self.healthy = True
+            return False
+        if cls in STOP_AT_ONCE:
             return True
-        async with self._cond:
-            while True:
-                if self.stopped:
-                    return False
-                busy = sum(len(v) for v in self._in_flight.values())
-                estimate = self._estimate(cell)
-                probing = self._costs.get(cell, (Decimal(0), 0))[1] == 0
-                if probing and self._in_flight.get(cell):
-                    pass  # one unmeasured trial per cell at a time: wait for it
-                elif estimate is None:
-                    if busy == 0 and self.spent < self.cap:
-                        break
-                elif self.spent + self._reserved + estimate <= self.cap:
-                    break
-                if busy == 0:
-                    self.stopped = True
-                    return False
-                await self._cond.wait()
-            held = estimate or Decimal(0)
-            self._reserved += held
-            self._in_flight.setdefault(cell, []).append(held)
-            return True
-
-    async def release(self, cell: str, spent: Decimal) -> None:
-        """A trial of `cell` finished having spent `spent`."""
-        if self.cap is None:
-            self.spent += spent
-            return
-        async with self._cond:
-            held = self._in_flight[cell].pop()
-            self._reserved -= held
-            self.spent += spent
-            total, n = self._costs.get(cell, (Decimal(0), 0))
-            self._costs[cell] = (total + spent, n + 1)
-            self._cond.notify_all()
+        if self.error_class not in (None, cls):
+            self.healthy = True  # two different final errors: not one systematic cause
+            return False
+        self.error_class, self.count = cls, self.count + 1
+        return self.count >= min(EARLY_STOP_AFTER, planned)
 
 
 class Runner:
@@ -353,7 +365,8 @@ class Runner:
         self._endpoints: dict[tuple[str, str, bool], Endpoint] = {}
         self._graphs: dict[int, Any] = {}
         self._sim: Any = None
-        self._budget = _SpendBudget(self.options.max_spend_usd)
+        self._budget = SpendCap(self.options.max_spend_usd)
+        self._health: dict[str, _CellHealth] = {}
 
     async def _endpoint(self, model: ModelSpec) -> Endpoint:
         provider = model.resolved_provider()
@@ -418,12 +431,14 @@ class Runner:
         return self._graphs[key]
 
     def _work(self) -> Iterator[tuple[Cell, Task, int]]:
-        # trial-major order: every task gets trial 0 before any gets trial 1, so a cut-short
-        # run still covers the dataset evenly
-        for k in range(self.plan.trials):
-            for cell in self.plan.cells:
-                for task in cell.tasks:
-                    yield cell, task, k
+        return work_order(self.plan)
+
+    def _stop_if_failing(self, cell: Cell, record: TrialRecord, result: RunResult) -> None:
+        """Stop a cell at a billing or auth error, or once its first trials all failed with
+        the same final error (every further trial would: an unknown model, a bad key)."""
+        health = self._health.setdefault(cell.label, _CellHealth())
+        if health.observe(record, len(cell.tasks) * self.plan.trials):
+            result.stopped_cells.setdefault(cell.label, record.outcome.reason)
 
     async def run(self) -> RunResult:
         """Run every trial not already done; return this run's records grouped by cell."""
@@ -454,8 +469,7 @@ class Runner:
                         result.trials[cell.label].append(record)
                     if self.journal is not None:
                         await self.journal.append_async(record)
-                    if record.error_class in ("billing", "auth"):
-                        result.stopped_cells.setdefault(cell.label, record.outcome.reason)
+                    self._stop_if_failing(cell, record, result)
                     if self.progress is not None:
                         self.progress(record)
 
@@ -470,6 +484,52 @@ class Runner:
         result.spent_usd = self._budget.spent
         return result
 
+    @staticmethod
+    def _grade(
+        cell: Cell,
+        task: Task,
+        env: Env,
+        messages: list[dict[str, Any]],
+        reply: str,
+        limit: ErrorClass | None,
+        detail: str,
+    ) -> Outcome:
+        """The grader's verdict; a grader that raises or returns no Outcome is a harness
+        error naming it. A trial a limit ended is graded on what it did (harm done is harm),
+        a failure naming the limit as its cause (`Outcome.stopped_by`); one the run's spend cap
+        cut is not a measurement of the agent: an `error` unless it had already done harm."""
+        where = f"grader of workflow {cell.workflow.name}"
+        try:
+            outcome = cell.workflow.grade(task, env, Transcript(messages=messages, reply=reply))
+        except Exception as exc:
+            return Outcome.harness_error(redact(f"{where} raised {type(exc).__name__}: {exc}"))
+        if not isinstance(outcome, Outcome):
+            return Outcome.harness_error(
+                f"{where} returned {type(outcome).__name__}, not an Outcome"
+            )
+        if limit is None:
+            return outcome
+        if limit == ErrorClass.BUDGET_EXHAUSTED and outcome.status is not OutcomeStatus.HARMFUL:
+            return Outcome.error("budget_exhausted: the run's spend cap stopped the trial")
+        return outcome.stopped_by(limit, detail)
+
+    @staticmethod
+    def _timeout_outcome(
+        cell: Cell, env: Env, llm: ChatModel, user_llm: ChatModel | None, timeout: float | None
+    ) -> Outcome:
+        """A trial cancelled by `trial_timeout_s`, by where it hung: in a tool, a harness error
+        naming it; waiting for a model, an error; elsewhere, the agent's (or workflow's) own
+        code hung: a harness error naming the agent."""
+        after = f"did not finish within trial_timeout_s = {timeout:g} s"
+        tool = getattr(env, "cancelled_in", None)
+        if tool:
+            return Outcome.harness_error(
+                f"workflow {cell.workflow.name}: tool {tool!r} {after} (cancelled)"
+            )
+        if llm.pending or (user_llm is not None and user_llm.pending):
+            return Outcome.error(f"trial_timeout: waiting for the model, the trial {after}")
+        return Outcome.harness_error(f"agent {cell.agent.name}: the trial {after} (cancelled)")
+
     async def aclose(self) -> int:
         """Close the endpoints and stop the simulator (for callers of `run_trial` that do not
         use `run`); returns how many requests the in-process simulator served."""
@@ -483,7 +543,9 @@ class Runner:
             self._sim = None
         return served
 
-    async def _user_llm(self, cell: Cell, task: Task, seed: int, k: int) -> ChatModel | None:
+    async def _user_llm(
+        self, cell: Cell, task: Task, seed: int, k: int, guard: TrialGuard
+    ) -> ChatModel | None:
         """The user simulator's model for one trial (calls recorded with role 'user_sim')."""
         um = cell.user_model
         if um is None:
@@ -510,10 +572,12 @@ class Runner:
             cache=self.options.cache,
             faults_header=self._faults_header(um),
             on_call=self._call_logger((cell.label, task.id, k)),
+            guard=guard,
         )
 
     async def run_trial(self, cell: Cell, task: Task, k: int) -> TrialRecord:
-        """Run and grade one trial. Never raises for model or agent failures."""
+        """Run and grade one trial. Never raises for model, agent, tool or grader failures
+        (only for cancellation from outside, e.g. Ctrl-C)."""
         seed = trial_seed(self.plan.seed, task.id, k)
         endpoint = await self._endpoint(cell.model)
         params: dict[str, Any] = {}
@@ -526,6 +590,11 @@ class Runner:
             params["reasoning_effort"] = m.reasoning_effort
         if m.extra_body:
             params["extra_body"] = dict(m.extra_body)
+        guard = TrialGuard(
+            self._budget,
+            max_steps=cell.agent_ref.max_steps,
+            max_tokens=cell.agent_ref.max_tokens_per_trial,
+        )
         llm = ChatModel(
             endpoint=endpoint,
             model_id=m.model_id,
@@ -538,6 +607,7 @@ class Runner:
             cache=self.options.cache,
             faults_header=self._faults_header(m),
             on_call=self._call_logger((cell.label, task.id, k)),
+            guard=guard,
         )
         env = cell.workflow.new_env(task)
         run = AgentRun(
@@ -554,49 +624,83 @@ class Runner:
         started = datetime.now(UTC)
         t0 = time.perf_counter()
         error_class: ErrorClass | None = None
+        outcome: Outcome | None = None
         final_messages: list[dict[str, Any]] = messages
-        user_llm = await self._user_llm(cell, task, seed, k)
+        user_llm = await self._user_llm(cell, task, seed, k, guard)
         ctx = UserTurnContext(llm=user_llm, seed=seed)
+        timeout = self.plan.trial_timeout_s
+        scope: asyncio.Timeout | None = None
+
+        def cancel_now() -> None:  # the agent ignores LimitReached: end the trial
+            if scope is not None:
+                scope.reschedule(asyncio.get_running_loop().time())
+
+        guard.cancel = cancel_now
         try:
-            # multi-turn: the workflow's user (e.g. a user simulator) may open the conversation
-            # and answer each agent reply; None ends it (the default: one agent turn)
-            opening = await cell.workflow.user_turn(task, env, Transcript(), ctx)
-            if opening is not None:
-                messages[-1] = {"role": "user", "content": opening}
-            state = await self._graph(cell).ainvoke(
-                {"messages": messages, "done": False},
-                config={"configurable": {"run": run}, "recursion_limit": 4 * run.max_steps + 10},
-            )
-            final_messages = state.get("messages", messages)
-            limit = 4 * run.max_steps + 10
-            while run.stop_reason is None:
-                ctx.turn += 1
-                said = await cell.workflow.user_turn(
-                    task, env, Transcript(messages=final_messages, reply=run.reply), ctx
-                )
-                if said is None:
-                    break
-                turn = [*final_messages, {"role": "user", "content": said}]
+            async with asyncio.timeout(timeout) as scope:
+                # multi-turn: the workflow's user (e.g. a user simulator) may open the
+                # conversation and answer each agent reply; None ends it (the default: one
+                # agent turn)
+                opening = await cell.workflow.user_turn(task, env, Transcript(), ctx)
+                if opening is not None:
+                    messages[-1] = {"role": "user", "content": opening}
+                limit = 4 * run.max_steps + 10
                 state = await self._graph(cell).ainvoke(
-                    {"messages": turn, "done": False},
+                    {"messages": messages, "done": False},
                     config={"configurable": {"run": run}, "recursion_limit": limit},
                 )
-                final_messages = state.get("messages", turn)
+                final_messages = state.get("messages", messages)
+                while run.stop_reason is None:
+                    ctx.turn += 1
+                    said = await cell.workflow.user_turn(
+                        task, env, Transcript(messages=final_messages, reply=run.reply), ctx
+                    )
+                    if said is None:
+                        break
+                    turn = [*final_messages, {"role": "user", "content": said}]
+                    state = await self._graph(cell).ainvoke(
+                        {"messages": turn, "done": False},
+                        config={"configurable": {"run": run}, "recursion_limit": limit},
+                    )
+                    final_messages = state.get("messages", turn)
             if run.stop_reason is not None:  # a custom agent's reason must be in the taxonomy
                 error_class = ErrorClass.of_stop_reason(run.stop_reason)
-            outcome = cell.workflow.grade(
-                task, env, Transcript(messages=final_messages, reply=run.reply)
-            )
-            if run.stop_reason is not None:
-                # the grader sees only the end state ("reply does not state ..."); the cause
-                # of an unfinished trial is the limit the agent stopped on
-                outcome = outcome.stopped_by(run.stop_reason, _stop_detail(run))
+        except LimitReached as exc:
+            error_class = exc.reason
+        except TimeoutError:
+            if guard.tripped is not None:  # cancelled for ignoring a limit
+                error_class = guard.tripped
+            else:
+                error_class = ErrorClass.TRIAL_TIMEOUT
+                outcome = self._timeout_outcome(cell, env, llm, user_llm, timeout)
         except LLMError as exc:
             error_class = ErrorClass(exc.error_class)
             outcome = Outcome.error(str(exc))
-        except Exception as exc:  # an agent or grader bug must not kill the suite
-            error_class = ErrorClass.AGENT_ERROR
-            outcome = Outcome.error(f"{type(exc).__name__}: {exc}")
+        except HarnessError as exc:  # a tool raised something other than ToolError
+            error_class = ErrorClass.HARNESS_ERROR
+            outcome = Outcome.harness_error(f"workflow {cell.workflow.name}: {exc}")
+        except Exception as exc:  # an agent (or user_turn) bug must not kill the suite
+            error_class = ErrorClass.HARNESS_ERROR
+            outcome = Outcome.harness_error(
+                redact(
+                    f"agent {cell.agent.name} on workflow {cell.workflow.name}: raised "
+                    f"{type(exc).__name__}: {exc}"
+                )
+            )
+        if guard.tripped is not None and error_class not in (
+            guard.tripped,
+            ErrorClass.HARNESS_ERROR,
+        ):
+            error_class = guard.tripped  # the agent swallowed the LimitReached it was given
+        crash = getattr(env, "harness_error", None)
+        if isinstance(crash, HarnessError):  # a tool bug, whatever the agent did with it
+            error_class = ErrorClass.HARNESS_ERROR
+            outcome = Outcome.harness_error(f"workflow {cell.workflow.name}: {crash}")
+        if outcome is None:
+            detail = _stop_detail(run, error_class) if error_class else ""
+            outcome = self._grade(cell, task, env, final_messages, run.reply, error_class, detail)
+            if outcome.status is OutcomeStatus.HARNESS_ERROR:
+                error_class = ErrorClass.HARNESS_ERROR
         if error_class is None and env.invalid_calls:
             # the agent recovered (or not) from malformed tool calls: the trial is graded as
             # usual, and the class says what went wrong on the way

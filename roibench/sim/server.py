@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from roibench.config.tasks import Task
-from roibench.core.faults import ATTEMPT_HEADER, FAULTS_HEADER, FaultSpec
+from roibench.core.faults import ATTEMPT_HEADER, FAULTS_HEADER, TIMEOUT_HEADER, FaultSpec
 from roibench.sim.player import UNKNOWN_TOOLS, SimPlayer, ToolTraits, fingerprint, unit_hash
 from roibench.sim.profiles import PROFILES, profile_for_model
 
@@ -37,6 +37,14 @@ _STATUS_FAULTS = (
     ("unavailable", 503, "service_unavailable"),
 )
 MAX_BODY = 32 * 1024 * 1024
+
+
+def _client_timeout(headers: dict[str, str]) -> float | None:
+    """The timeout the client says it waits, if it says so."""
+    try:
+        return float(headers[TIMEOUT_HEADER])
+    except (KeyError, ValueError):
+        return None
 
 
 def _error(message: str, type_: str, code: str | None = None) -> dict[str, Any]:
@@ -258,7 +266,7 @@ class SimServer:
                 delay += output_tokens / profile.output_tokens_per_s
         if draw.hit("slow"):
             self.faults_injected += 1
-            delay += faults.slow_s
+            delay += faults.slow_delay_s(_client_timeout(headers))
         if delay > 0:
             await asyncio.sleep(delay)
         self.faults_injected += _corrupt(response, draw)

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from roibench.config.tasks import Action, Dataset, Task, load_dataset
 from roibench.config.value import ValueModel
+from roibench.core.errors import HarnessError
 from roibench.core.outcomes import Outcome
 
 if TYPE_CHECKING:
@@ -129,6 +130,11 @@ class Env:
         self.state: dict[str, Any] = copy.deepcopy(task.initial_state)
         self.calls: list[ToolCall] = []
         self.invalid_calls = 0
+        self.harness_error: HarnessError | None = None
+        """Set when a tool raised something other than ToolError (a bug in the workflow):
+        the trial is a harness error, whatever the agent did with the exception."""
+        self.cancelled_in: str | None = None
+        """The tool that was running when the trial was cancelled (a trial timeout)."""
 
     @classmethod
     def tool_specs(cls) -> dict[str, ToolSpec]:
@@ -186,6 +192,13 @@ class Env:
                 result = await result
         except ToolError as exc:
             return self._record(name, args, f"error: {exc}", ok=False)
+        except asyncio.CancelledError:
+            self.cancelled_in = name
+            raise
+        except Exception as exc:  # a bug in the tool, not the agent's doing: stop the trial
+            self._record(name, args, f"error: the tool failed ({type(exc).__name__})", ok=False)
+            self.harness_error = HarnessError(f"tool {name!r} raised", exc)
+            raise self.harness_error from exc
         text = result if isinstance(result, str) else json.dumps(result, default=str)
         return self._record(name, args, text, ok=True)
 

@@ -71,7 +71,7 @@ def test_token_budget_stops_it(
 ) -> None:
     task = task_by_id(refunds_tasks, "refunds-easy-window-1")
     result = run_agent(resolve_agent("self_check", []), task, sim_server, max_tokens=100)
-    assert result.run.stop_reason == "budget_exceeded"
+    assert result.run.stop_reason == "token_limit"
     assert result.run.steps == 1
     assert result.run.llm.usage.total_tokens >= 100
 

@@ -55,13 +55,24 @@ def write_dataset(
 DATASET = 'dataset = "tasks.jsonl"\n'
 
 
+def write_journal(tmp: Path) -> None:
+    """A journal of an earlier run of `suite()` (header only), to resume."""
+    header = {
+        "kind": "header", "suite": "bad", "suite_file": str(tmp / "suite.toml"),
+        "suite_text": suite(), "overrides": {"trials": None, "limit": None}, "seed": 0,
+        "trials": 1, "faults": "server_error=0.5", "started_at": "x", "run_name": "bad-x",
+    }  # fmt: skip
+    (tmp / "old").mkdir()
+    (tmp / "old" / "journal.jsonl").write_text(json.dumps(header) + "\n")
+
+
 def drop_orders(row: dict) -> None:
     row["id"] = "x"
     del row["initial_state"]["orders"]
 
 
 # name -> (suite text, extra files to write, CLI args after the suite, words expected)
-CASES: dict[str, tuple[str, Callable[[Path], None] | None, list[str], list[str]]] = {
+CASES: dict[str, tuple[str, Callable[[Path], object] | None, list[str], list[str]]] = {
     "toml syntax": ("name = = 1\n", None, [], ["not valid TOML", ":1"]),
     "missing agents": (
         suite().replace('agents = ["react"]\n', ""),
@@ -218,12 +229,85 @@ CASES: dict[str, tuple[str, Callable[[Path], None] | None, list[str], list[str]]
         [],
         ["suite.toml:1", "field 'extends'", "base suite not found"],
     ),
+    "--cache at a folder": (
+        suite(),
+        lambda t: (t / "cachedir").mkdir(),
+        ["--cache", "cachedir"],
+        ["--cache", "cachedir", "is a folder"],
+    ),
+    "--cache at a file that is not a database": (
+        suite(),
+        lambda t: (t / "notes.txt").write_text("my notes, not a cache\n"),
+        ["--cache", "notes.txt"],
+        ["--cache", "notes.txt", "not an sqlite database"],
+    ),
+    "--out at a file": (
+        suite(),
+        lambda t: (t / "afile").write_text("x"),
+        ["--out", "afile"],
+        ["--out", "afile", "is a file"],
+    ),
+    "--out under a file": (
+        suite(),
+        lambda t: (t / "afile").write_text("x"),
+        ["--out", "afile/runs"],
+        ["--out", "afile", "is a file"],
+    ),
+    "bad price-card date": (
+        suite(
+            model_extra="[models.price]\ninput_per_mtok = 1\noutput_per_mtok = 1\n"
+            'checked = "2026-13-45"\n'
+        ),
+        None,
+        [],
+        ["models.0.price.checked", "not a date", "suite.toml:17"],
+    ),
+    "dataset not UTF-8": (
+        suite(workflow_extra=DATASET),
+        lambda t: (t / "tasks.jsonl").write_bytes(
+            (GOOD_ROW + "\n").encode() + b'{"id": "caf\xe9"}\n'
+        ),
+        [],
+        ["tasks.jsonl:2", "not UTF-8"],
+    ),
+    "suite named ../..": (
+        suite().replace('name = "bad"', 'name = "../.."'),
+        None,
+        [],
+        ["field 'name'", "plain folder name", ":1"],
+    ),
+    "trial timeout zero": (suite(), None, ["--trial-timeout", "0"], ["--trial-timeout"]),
+    "--resume with other --trials": (
+        suite(),
+        write_journal,
+        ["--resume", "old/journal.jsonl", "--trials", "3"],
+        ["--trials 3 conflicts with the journal being resumed"],
+    ),
+    "--resume with other --faults": (
+        suite(),
+        write_journal,
+        ["--resume", "old/journal.jsonl", "--faults", "429=0.1"],
+        ["--faults conflicts with the journal being resumed"],
+    ),
+    "--resume with other --limit": (
+        suite(),
+        write_journal,
+        ["--resume", "old/journal.jsonl", "--limit", "2"],
+        ["--limit 2 conflicts"],
+    ),
     "resume of a missing journal": (
         suite(),
         None,
         ["--resume", "nope/journal.jsonl"],
         ["journal not found"],
     ),
+}
+
+
+# words that must not appear: the message blames the right place
+NOT_WORDS = {
+    "bad price-card date": ["--faults"],
+    "dataset not UTF-8": ["--faults"],
 }
 
 
@@ -238,14 +322,21 @@ def test_bad_input_exits_2_and_names_the_place(
     (tmp_path / "suite.toml").write_text(text)
     if prepare is not None:
         prepare(tmp_path)
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     result = CliRunner().invoke(app, ["run", "suite.toml", "--out", "runs", *args])
     output = result.output + (result.stderr if result.stderr_bytes is not None else "")
     assert result.exit_code == 2, output
     flat = " ".join(output.split())
     for word in words:
         assert word in flat, (word, flat)
+    for word in NOT_WORDS.get(case, []):
+        assert word not in flat, (word, flat)
+    assert "Traceback" not in output
     assert not (tmp_path / "mlflow.db").exists()
     assert not (tmp_path / "runs").exists()
+    # nothing half-written: no new file, none changed
+    after = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert after == before
 
 
 def test_there_are_at_least_twenty() -> None:

@@ -140,7 +140,11 @@ def test_logged_figures_equal_a_recomputation_from_the_journal(
             write_tools=frozenset(cell.workflow.write_tools), seed=spec.seed,
         ).metrics  # fmt: skip
         run = children[cell.label]
-        logged = {k: v for k, v in run.data.metrics.items() if k != "traces"}
+        # besides the cell's figures: its traces and the trials it was planned to run
+        assert run.data.metrics["planned_trials"] == 60 * 3
+        logged = {
+            k: v for k, v in run.data.metrics.items() if k not in ("traces", "planned_trials")
+        }
         assert logged.keys() == expected.keys()
         for name, value in expected.items():
             assert logged[name] == pytest.approx(value, rel=1e-9, abs=1e-12), name

@@ -258,3 +258,30 @@ def test_human_baselines_have_sources() -> None:
     assert HUMAN_BASELINES["ap_invoice_median"].human_cost_per_task_usd == D("5.83")
     for vm in HUMAN_BASELINES.values():
         assert vm.source
+
+
+def test_harness_errors_are_apart_from_errors_and_a_human_redoes_them() -> None:
+    """A harness error (a tool or grader bug) counts like an infrastructure error in the
+    buyer's economics — the task is not done, a person does it at h — but is reported apart:
+    harness_error_rate, not error_rate."""
+    trials = [
+        trial("t1", 0, Outcome.resolved(), "0.10"),
+        trial("t1", 1, Outcome.error("api down"), "0.00"),
+        trial("t2", 0, Outcome.harness_error("grader of workflow w raised KeyError"), "0.20"),
+        trial("t2", 1, Outcome.harness_error("tool 'x' raised ValueError"), "0.30"),
+    ]
+    e = cell_economics(trials, VALUE, PER_RESOLUTION)
+    assert e.counts == Counts(total=4, resolved=1, error=1, harness_error=2)
+    assert e.spend_usd == D("0.60")  # a harness error's spend still counts
+    assert e.human_terms_usd == D(30)  # (1 error + 2 harness errors) x h = 3 x $10, no rework
+    assert e.buyer_total_token_usd == D("30.60")
+    assert e.roi_token_pricing == (D(40) - D("30.60")) / D("0.60")  # baseline 4 x $10
+    m = summarize_cell("c", trials, VALUE, PER_RESOLUTION).metrics
+    assert m["error_rate"] == 0.25 and m["harness_error_rate"] == 0.5
+    assert m["success_rate"] == 0.25
+
+
+def test_a_cell_that_ran_no_trial_has_no_rates() -> None:
+    m = summarize_cell("c", [], VALUE, PER_RESOLUTION).metrics
+    assert m["trials"] == 0
+    assert not [k for k in m if k.endswith("_rate") or k.startswith("pass_hat")]

@@ -263,7 +263,7 @@ def test_billing_error_stops_the_cell(tmp_path: Path, billing_server) -> None:
     (tmp_path / "s.toml").write_text(suite_text(models, trials=2, limit=10, concurrency=1))
     out = roibench("run", "s.toml", "--out", "runs", "--no-mlflow", cwd=tmp_path,
                    env={"DEEPSEEK_API_KEY": "sk-test-not-a-real-key-000"})  # fmt: skip
-    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.returncode == 1, out.stderr[-2000:]  # a stopped cell needs attention
     assert "stopped:" in out.stderr and "Insufficient Balance" in out.stderr
     trials = journal_trials(only_journal(tmp_path / "runs"))
     assert len(trials) == 1  # the first billing error ends the cell; nothing retried
@@ -289,7 +289,7 @@ def test_planted_key_is_found_nowhere(tmp_path: Path, refunds_tasks) -> None:
         wrong = "sk-wrong-key-echoed-back-77aa"
         bad = roibench("run", "s.toml", "--out", "runs2", "--no-preflight", cwd=tmp_path,
                        env={"ROIBENCH_PLANTED_KEY": wrong})  # fmt: skip
-        assert bad.returncode == 0
+        assert bad.returncode == 1  # the cell stopped at the auth error
         bad_trials = journal_trials(only_journal(tmp_path / "runs2"))
         assert bad_trials[0]["error_class"] == "auth"
         assert "ROIBENCH_PLANTED_KEY" in bad_trials[0]["outcome"]["reason"]

@@ -55,7 +55,7 @@ provider = "sim"
 """
 
 
-def run_with(tmp_path: Path, reason: str) -> list[dict]:
+def run_with(tmp_path: Path, reason: str, exit_code: int = 0) -> list[dict]:
     (tmp_path / "agents").mkdir()
     (tmp_path / "agents" / "quitter.py").write_text(AGENT.replace("REASON", reason))
     (tmp_path / "suite.toml").write_text(SUITE)
@@ -64,7 +64,7 @@ def run_with(tmp_path: Path, reason: str) -> list[dict]:
         cwd=tmp_path, env={**os.environ, "COLUMNS": "200"}, capture_output=True, text=True,
         timeout=120,
     )  # fmt: skip
-    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.returncode == exit_code, out.stderr[-2000:]
     journal = next((tmp_path / "runs").rglob("journal.jsonl"))
     lines = [json.loads(line) for line in journal.read_text().splitlines()]
     return [line["trial"] for line in lines if line["kind"] == "trial"]
@@ -78,14 +78,17 @@ def test_a_stop_reason_in_the_taxonomy_is_recorded(tmp_path: Path) -> None:
 
 
 def test_a_stop_reason_outside_the_taxonomy_is_rejected_clearly(tmp_path: Path) -> None:
-    trials = run_with(tmp_path, "gave_up")
-    assert {t["error_class"] for t in trials} == {"agent_error"}
+    # a bug in the agent: a harness error naming it, and the run exits 1 to say so
+    trials = run_with(tmp_path, "gave_up", exit_code=1)
+    assert {t["error_class"] for t in trials} == {"harness_error"}
+    assert {t["outcome"]["status"] for t in trials} == {"harness_error"}
     for t in trials:
         assert "agent stop reason 'gave_up' is not in the error taxonomy" in t["outcome"]["reason"]
         assert "step_limit" in t["outcome"]["reason"]
 
 
 def test_the_taxonomy_lists_what_it_allows() -> None:
-    assert ErrorClass.of_stop_reason("budget_exceeded") is ErrorClass.BUDGET_EXCEEDED
+    assert ErrorClass.of_stop_reason("token_limit") is ErrorClass.TOKEN_LIMIT
+    assert ErrorClass.of_stop_reason("budget_exceeded") is ErrorClass.BUDGET_EXCEEDED  # old name
     with pytest.raises(ValueError, match="'nope' is not in the error taxonomy"):
         ErrorClass.of_stop_reason("nope")

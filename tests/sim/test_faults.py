@@ -74,3 +74,41 @@ def test_connection_reset(refunds_tasks: tuple[Task, ...]) -> None:
             )
     finally:
         server.stop_thread()
+
+
+def test_a_timeout_fault_outlasts_the_clients_timeout() -> None:
+    spec = FaultSpec(slow=1.0)
+    assert spec.slow_delay_s(60.0) == 61.0  # roibench's default timeout: 61 s late
+    assert spec.slow_delay_s(0.5) == 1.5
+    assert spec.slow_delay_s(None) == 61.0  # a client that does not say waits 60 s
+    assert FaultSpec(slow=1.0, slow_s=2.0).slow_delay_s(60.0) == 2.0  # explicit: as given
+
+
+def test_a_timeout_fault_is_a_timeout_for_a_client_waiting_longer_than_5_s(
+    refunds_tasks: tuple[Task, ...],
+) -> None:
+    """The simulator used to answer a `timeout` fault after 5 s, so a client waiting longer
+    never saw one; now it answers after the client's own timeout."""
+    import asyncio
+
+    from roibench.model.client import ChatModel, Endpoint, LLMError
+    from roibench.model.providers import PRESETS
+
+    server = SimServer(refunds_tasks).start_in_thread()
+
+    async def call() -> ChatModel:
+        endpoint = Endpoint.open(PRESETS["sim"], server.base_url, 4, timeout_s=5.5)
+        llm = ChatModel(endpoint, "sim/balanced", None, max_retries=0, faults_header="slow=1")
+        try:
+            with pytest.raises(LLMError) as info:
+                await llm.complete([{"role": "user", "content": refunds_tasks[0].prompt}], [])
+            assert info.value.error_class == "timeout"
+            return llm
+        finally:
+            await endpoint.aclose()
+
+    try:
+        llm = asyncio.run(call())
+    finally:
+        server.stop_thread()
+    assert [c.error for c in llm.calls] == ["timeout"]

@@ -82,6 +82,8 @@ def cell_params(cell: CellSpec, spec: RunSpec) -> dict[str, str]:
             if card
             else {"price_card": "UNPRICED", "price_currency": "none", "price_source": "none"}
         ),
+        # the assumption behind recording a timed-out attempt at $0
+        "timeout_billing": cell.model.provider.timeout_billing.value,
         "outcome_scheme": pricing.scheme,
         "outcome_price_usd": str(pricing.price_usd),
         "outcome_bill_escalations": str(pricing.bill_escalations),

@@ -269,7 +269,7 @@ def plan_trace(trial: TrialRecord, ctx: TraceContext) -> TracePlan:
             "roibench.cost_usd": None if trial.cost_usd is None else str(trial.cost_usd),
             "roibench.simulated": ctx.simulated,
         },
-        error=outcome.reason if status == "error" else None,
+        error=outcome.reason if status in ("error", "harness_error") else None,
     )
     return TracePlan(trace_id=trace_id, spans=[root, *children], tags=tags)
 
