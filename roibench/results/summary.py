@@ -14,6 +14,7 @@ from roibench.core.usage import Usage
 from roibench.journal.spec import RunSpec
 from roibench.journal.store import JournalScan, scan_journal
 from roibench.results.economics import CellEconomics, tally_economics
+from roibench.results.groups import group_metrics
 from roibench.results.stats import percentile
 from roibench.results.tally import CellTally
 
@@ -148,6 +149,7 @@ def summarize_tally(
     m.update(_role_metrics(tally))
     m.update(_user_sim_metrics(tally, econ))
     m.update(_reliability_metrics(tally))
+    m.update(group_metrics(tally))
     return CellSummary(
         label=label,
         economics=econ,
