@@ -26,6 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from roibench.config.suite import parse_suite
 from roibench.config.tasks import Task
 from roibench.config.value import ValueModel
 from roibench.config.value_file import load_value_models, value_model_for
@@ -33,11 +34,12 @@ from roibench.core.errors import InputError
 from roibench.core.outcomes import Outcome, OutcomeStatus
 from roibench.core.records import ToolCallRecord, TrialRecord
 from roibench.core.secrets import redact
-from roibench.journal.store import iter_lines, read_header, trial_from_line
-from roibench.results.summary import CellSummary, summarize_tally
-from roibench.results.tally import CellTally
+from roibench.journal.spec import RunSpec, header_line
+from roibench.journal.store import iter_lines, read_header, scan_journal, trial_from_line
+from roibench.results.summary import CellSummary, new_tallies, summarize
+from roibench.run.plan import cell_spec, read_run_spec, restrict_to_spec
 from roibench.run.plugins import resolve_workflow
-from roibench.run.runner import Cell, RunPlan
+from roibench.run.runner import Cell, RunPlan, plan_suite
 from roibench.workflow import Env, Transcript, Workflow
 
 RESULT_CHARS = 2000
@@ -83,8 +85,8 @@ class RegradeResult:
     """The new journal."""
     run_name: str
     record: RegradeRecord
-    plan: RunPlan
-    """The plan, with the workflow and value models graded under."""
+    spec: RunSpec
+    """The regraded journal's spec (the workflow and value models graded under)."""
     labels: dict[str, str]
     """Original cell label -> regraded label (differs when the workflow's name does)."""
     original: dict[str, CellSummary]
@@ -169,25 +171,6 @@ def _apply_value_models(plan: RunPlan, models: dict[str, ValueModel]) -> None:
             cell.workflow.value_model = vm  # type: ignore[misc]
 
 
-def apply_regrade(plan: RunPlan, record: RegradeRecord) -> dict[str, str]:
-    """Put a recorded regrade's workflow and value models into a plan rebuilt from the
-    journal's suite text. Returns old label -> new label."""
-    labels = _replace_workflow(plan, record.workflow) if record.workflow is not None else {}
-    _apply_value_models(plan, record.value_models)
-    return labels
-
-
-def apply_recorded_regrade(plan: RunPlan, raw: Any, journal: Path) -> None:
-    """`apply_regrade` for a journal header's `regrade` entry (InputError if malformed)."""
-    from pydantic import ValidationError
-
-    try:
-        record = RegradeRecord.model_validate(raw)
-    except ValidationError as exc:
-        raise InputError(f"bad regrade record: {exc}", file=journal, line=1) from None
-    apply_regrade(plan, record)
-
-
 def _replay_args(call: ToolCallRecord) -> str | dict[str, Any]:
     """The arguments to replay a call with. A call whose arguments were not a JSON object was
     recorded with {} and an error: replay it with arguments that fail the same way, so it
@@ -245,28 +228,41 @@ def _stamp() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-def _new_header(
-    header: dict[str, Any], record: RegradeRecord, run_name: str, plan: RunPlan, labels: dict
-) -> dict[str, Any]:
-    """The original header with the regrade noted, the run renamed, and the economics record
-    (what `reprice` reads) carrying the value models and write tools graded under."""
-    out = {k: v for k, v in header.items() if k != "kind"}
-    out["run_name"] = run_name
-    out["regrade"] = record.model_dump(mode="json")
-    econ = out.get("economics")
-    if isinstance(econ, dict) and isinstance(econ.get("cells"), dict):
-        cells: dict[str, Any] = {}
-        by_label = {c.label: c for c in plan.cells}
-        for label, entry in econ["cells"].items():
-            new_label = labels.get(label, label)
-            cell = by_label.get(new_label)
-            entry = dict(entry)
-            if cell is not None:
-                entry["value_model"] = cell.workflow.value_model.model_dump(mode="json")
-                entry["write_tools"] = sorted(cell.workflow.write_tools)
-            cells[new_label] = entry
-        out["economics"] = {**econ, "cells": cells}
-    return out
+def live_plan(spec: RunSpec, previous: RegradeRecord | None) -> RunPlan:
+    """The suite the spec recorded, planned again with today's code and narrowed to the cells
+    and tasks that ran — not checked against the recorded digests, as a resume is: grading
+    under changed code is the point. A previous regrade's workflow is put back in (the spec's
+    labels are already its)."""
+    o = spec.options.overrides
+    plan = plan_suite(
+        parse_suite(spec.suite.text, Path(spec.suite.file)),
+        trials=o.trials, limit=o.limit, concurrency=o.concurrency, seed=o.seed,
+    )  # fmt: skip
+    if previous is not None and previous.workflow is not None:
+        _replace_workflow(plan, previous.workflow)
+    restrict_to_spec(plan, spec)
+    missing = [c.label for c in spec.cells if c.label not in {p.label for p in plan.cells}]
+    if missing:
+        raise InputError(
+            f"cell(s) {', '.join(missing)} of the journal are not in its suite as planned "
+            "today (a workflow, agent or model was renamed or removed)",
+            line=1,
+        )
+    return plan
+
+
+def regraded_spec(spec: RunSpec, plan: RunPlan, labels: dict[str, str], run_name: str) -> RunSpec:
+    """The spec of the regraded journal: the original, renamed, each cell's workflow record
+    the one graded under (code digest, value model, write tools), tasks and prices as run."""
+    live = {c.label: c for c in plan.cells}
+    cells = []
+    for cell in spec.cells:
+        new_label = labels.get(cell.label, cell.label)
+        graded = cell_spec(live[new_label]).workflow.model_copy(
+            update={"tasks": cell.workflow.tasks, "ref": cell.workflow.ref}
+        )
+        cells.append(cell.model_copy(update={"label": new_label, "workflow": graded}))
+    return spec.model_copy(update={"run_name": run_name, "cells": tuple(cells)})
 
 
 def regrade_journal(
@@ -279,15 +275,15 @@ def regrade_journal(
 ) -> RegradeResult:
     """Regrade every trial of the journal at `source` into a new journal under `out`
     (`<suite>/<stamp>-regrade/journal.jsonl`), written whole or not at all."""
-    from roibench.run.session import plan_from_journal
-
     header = read_header(source)
-    plan = plan_from_journal(header, source)  # a previous regrade is applied here
+    spec = read_run_spec(source)
     previous: RegradeRecord | None = None
     if header.get("regrade") is not None:  # a regraded journal regraded again: what the
         previous = RegradeRecord.model_validate(header["regrade"])  # first one put in holds
-    pricing = plan.suite.config.outcome_pricing
-    before = {c.label: (c.workflow.value_model, c.workflow.write_tools) for c in plan.cells}
+    try:
+        plan = live_plan(spec, previous)
+    except InputError as exc:
+        raise InputError(exc.detail, file=source, line=1) from None
     models = load_value_models(value_model) if value_model is not None else {}
     if previous is not None:
         models = {**previous.value_models, **models}
@@ -295,10 +291,10 @@ def regrade_journal(
     labels = _replace_workflow(plan, ref) if ref is not None else {}
     _apply_value_models(plan, models)  # after the workflow: its own model would replace them
     stamp = _stamp()
-    original_name = str(header.get("run_name") or plan.suite.config.name)
-    if previous is not None:
-        original_name = previous.original_run_name
+    original_name = previous.original_run_name if previous is not None else spec.run_name
     run_name = f"{original_name}-regrade-{stamp}"
+    if from_run is None:  # the run the journal was logged as, if it was
+        from_run = scan_journal(source).mlflow_run_id
     record = RegradeRecord(
         from_journal=str(source.resolve()),
         from_run=from_run,
@@ -308,29 +304,30 @@ def regrade_journal(
         at=datetime.now(UTC),
         original_run_name=original_name,
     )
+    new_spec = regraded_spec(spec, plan, labels, run_name)
     cells = {c.label: c for c in plan.cells}
     tasks: dict[str, dict[str, Task]] = {
         c.label: {t.id: t for t in c.dataset.tasks} for c in plan.cells
     }
-    original = {label: CellTally(write_tools=wt) for label, (_, wt) in before.items()}
-    regraded = {c.label: CellTally(write_tools=c.workflow.write_tools) for c in plan.cells}
+    original = new_tallies(spec)
+    regraded = new_tallies(new_spec)
     result = RegradeResult(
-        source=source, journal=Path(), run_name=run_name, record=record, plan=plan,
+        source=source, journal=Path(), run_name=run_name, record=record, spec=new_spec,
         labels=labels, original={}, regraded={},
     )  # fmt: skip
 
-    folder = out / plan.suite.config.name / f"{stamp}-regrade"
+    folder = out / spec.suite.name / f"{stamp}-regrade"
     n = 1
     while folder.exists():  # two regrades in the same second
         n += 1
-        folder = out / plan.suite.config.name / f"{stamp}-regrade-{n}"
+        folder = out / spec.suite.name / f"{stamp}-regrade-{n}"
     folder.mkdir(parents=True)
     target = folder / "journal.jsonl"
     partial = folder / "journal.jsonl.partial"
     loop = asyncio.new_event_loop()
     try:
         with partial.open("w", encoding="utf-8") as f:
-            new_header = _new_header(header, record, run_name, plan, labels)
+            new_header = {**header_line(new_spec), "regrade": record.model_dump(mode="json")}
             f.write(redact(json.dumps({"kind": "header", **new_header}, default=str)) + "\n")
             for line_no, line in iter_lines(source):
                 if line_no == 1:
@@ -342,16 +339,17 @@ def regrade_journal(
                         f"bad journal line: {exc}", file=source, line=line_no
                     ) from None
                 if trial is None:
-                    f.write(line)  # calls of attempts lost in flight: kept as they were
+                    if '"kind":"logged"' not in line:  # the original's MLflow run is not ours
+                        f.write(line)  # calls of attempts lost in flight: kept as they were
                     continue
                 label = labels.get(trial.cell, trial.cell)
                 cell: Cell | None = cells.get(label)
                 task = tasks.get(label, {}).get(trial.task_id)
                 if cell is None or task is None:
-                    what = "cell" if cell is None else "task"
+                    what = f"cell {trial.cell!r}" if cell is None else f"task {trial.task_id!r}"
                     raise InputError(
-                        f"trial of {what} {trial.cell if cell is None else trial.task_id!r} "
-                        "is not in the run's suite and datasets as they are now",
+                        f"a trial of {what}, which the run's suite and datasets as they are "
+                        "now do not have",
                         file=source,
                         line=line_no,
                     )
@@ -385,18 +383,9 @@ def regrade_journal(
         raise
     finally:
         loop.close()
-    seed = plan.seed
     result.journal = target
-    result.original = {
-        label: summarize_tally(label, original[label], vm, pricing, seed=seed)
-        for label, (vm, _) in before.items()
-    }
-    result.regraded = {
-        c.label: summarize_tally(
-            c.label, regraded[c.label], c.workflow.value_model, pricing, seed=seed
-        )
-        for c in plan.cells
-    }
+    result.original = summarize(spec, original)
+    result.regraded = summarize(new_spec, regraded)
     return result
 
 
@@ -455,8 +444,8 @@ def differences_json(result: RegradeResult) -> str:
 
 
 def regrade_origin(record: RegradeRecord, experiment: str) -> str:
-    """What a regraded run's `roibench.regraded_from` names: the original suite run (recorded,
-    else found by name in the experiment), else the regraded journal's path."""
+    """What a regraded run's `roibench.regraded_from` names: the original suite run (as the
+    regrade recorded it, else found by name in the experiment), else the journal's path."""
     origin = record.from_run
     if origin is None:
         try:
@@ -466,14 +455,8 @@ def regrade_origin(record: RegradeRecord, experiment: str) -> str:
     return origin or record.from_journal
 
 
-def tag_regraded_run(
-    run_id: str, record: RegradeRecord, origin: str, changed: int | None = None
-) -> None:
-    """Tag a logged suite run and its cell runs as a regrade of `origin`."""
-    from mlflow.entities import RunTag
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient()
+def regrade_tags(record: RegradeRecord, origin: str, changed: int | None = None) -> dict[str, str]:
+    """The tags of a regraded run (parent and cells)."""
     tags = {
         "roibench.regraded_from": origin,
         "roibench.regrade_workflow": record.workflow or "the run's own",
@@ -481,41 +464,51 @@ def tag_regraded_run(
     }
     if changed is not None:
         tags["roibench.regrade_changed_trials"] = str(changed)
-    run = client.get_run(run_id)
-    children = client.search_runs(
-        [run.info.experiment_id], f"tags.`mlflow.parentRunId` = '{run_id}'"
-    )
-    for rid in [run_id, *(c.info.run_id for c in children)]:
-        client.log_batch(rid, tags=[RunTag(k, v[:5000]) for k, v in tags.items()])
+    return {k: v[:5000] for k, v in tags.items()}
+
+
+def regrade_log_tags(journal: Path, experiment: str | None) -> dict[str, str] | None:
+    """`roibench log` of a regraded journal: the tags that say what it regrades (None for a
+    journal that is not a regrade)."""
+    raw = read_header(journal).get("regrade")
+    if raw is None:
+        return None
+    from pydantic import ValidationError
+
+    try:
+        record = RegradeRecord.model_validate(raw)
+    except ValidationError as exc:
+        raise InputError(f"bad regrade record: {exc}", file=journal, line=1) from None
+    name = experiment or read_run_spec(journal).suite.name
+    return regrade_tags(record, regrade_origin(record, name))
 
 
 def log_regrade(result: RegradeResult, experiment: str | None = None) -> LoggedRegrade:
-    """Log the regraded journal as a new MLflow run (as `roibench log` would, without traces:
-    the trials made no new calls), tagged `roibench.regraded_from` with the original suite
-    run (or the journal's path when that run is not found), and the changed trials as the
-    artifact `regrade/differences.json`."""
+    """Log the regraded journal as a new MLflow run (through the same sink as `roibench log`,
+    without traces: the trials made no new calls), tagged `roibench.regraded_from` with the
+    original suite run (or the journal's path when that run is not found), and the changed
+    trials as the artifact `regrade/differences.json`."""
     import tempfile
 
     import mlflow
     from mlflow.tracking import MlflowClient
 
     from roibench.journal.store import iter_trials
-    from roibench.run.session import log_to_mlflow, tracking_reachable
+    from roibench.sinks.mlflow.runs import bound_mlflow_retries, log_to_mlflow, tracking_reachable
 
+    bound_mlflow_retries()
     problem = tracking_reachable(mlflow.get_tracking_uri())
-    if problem is not None:  # before any search: MLflow's client retries for minutes
+    if problem is not None:  # before any search
         return LoggedRegrade(None, result.record.from_run or result.record.from_journal, problem)
-    origin = regrade_origin(result.record, experiment or result.plan.suite.config.name)
+    origin = regrade_origin(result.record, experiment or result.spec.suite.name)
     logged = log_to_mlflow(
-        result.plan, iter_trials(result.journal), result.regraded, result.journal,
-        result.run_name, experiment, trace_sample=0.0,
+        result.spec, iter_trials(result.journal), result.regraded, result.journal, experiment,
+        trace_sample=0.0, extra_tags=regrade_tags(result.record, origin, len(result.changes)),
     )  # fmt: skip
     if logged.run_id is None:
         return LoggedRegrade(None, origin, logged.error)
-    pid = logged.run_id
-    tag_regraded_run(pid, result.record, origin, changed=len(result.changes))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "differences.json"
         path.write_text(differences_json(result), encoding="utf-8")
-        MlflowClient().log_artifact(pid, str(path), "regrade")
-    return LoggedRegrade(pid, origin)
+        MlflowClient().log_artifact(logged.run_id, str(path), "regrade")
+    return LoggedRegrade(logged.run_id, origin)

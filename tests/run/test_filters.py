@@ -13,10 +13,11 @@ import pytest
 
 from roibench.config.suite import load_suite
 from roibench.core.errors import InputError
-from roibench.journal.store import iter_trials, read_header
+from roibench.journal.store import iter_trials
+from roibench.results.summary import tally_journal
 from roibench.run.filters import PlanFilter, filter_plan
+from roibench.run.plan import plan_from_spec, read_run_spec
 from roibench.run.runner import RunPlan, plan_suite
-from roibench.run.session import plan_from_journal, tally_journal
 
 REPO = Path(__file__).resolve().parents[2]
 VERTICALS = REPO / "evals" / "verticals.toml"
@@ -74,12 +75,14 @@ def test_journal_records_the_filter(tmp_path: Path) -> None:
     trials = list(iter_trials(journal))
     assert {t.cell for t in trials} == {"refunds/react/sim/budget"}
     assert {t.tier for t in trials} == {"hard"} and len(trials) == 10  # the 10 hard tasks
-    header = read_header(journal)
-    assert header["filters"]["models"] == ["sim/budget"]
-    rebuilt = plan_from_journal(header, journal)
+    # the RunSpec records the cells and tasks that ran; a resume plans exactly those
+    spec = read_run_spec(journal)
+    assert [c.label for c in spec.cells] == ["refunds/react/sim/budget"]
+    assert set(spec.cells[0].workflow.task_ids) == {t.task_id for t in trials}
+    rebuilt = plan_from_spec(spec, journal)
     assert [c.label for c in rebuilt.cells] == ["refunds/react/sim/budget"]
     assert {t.id for t in rebuilt.cells[0].tasks} == {t.task_id for t in trials}
-    tallies, scan = tally_journal(rebuilt, journal)
+    tallies, scan = tally_journal(spec, journal)
     assert scan.trials == 10 and list(tallies) == ["refunds/react/sim/budget"]
     resumed = subprocess.run([*args[:4], "--resume", str(journal), *args[4:]], cwd=tmp_path,
                              env=env, capture_output=True, text=True, timeout=300)  # fmt: skip

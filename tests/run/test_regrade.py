@@ -14,12 +14,14 @@ from pathlib import Path
 
 import pytest
 
+from roibench.cli.reprice import reprice_journal
 from roibench.core.errors import InputError
 from roibench.core.outcomes import OutcomeStatus
 from roibench.core.records import TrialRecord
-from roibench.journal.store import iter_trials, read_header
+from roibench.journal.store import iter_trials, read_header, scan_journal
+from roibench.results.summary import tally_journal
+from roibench.run.plan import read_run_spec
 from roibench.run.regrade import log_regrade, regrade_journal
-from roibench.run.session import plan_from_journal, tally_journal
 
 REPO = Path(__file__).resolve().parents[2]
 FLAT = f"{Path(__file__).parent / 'regrade_workflows.py'}:FlatHarmLossRefunds"
@@ -156,14 +158,17 @@ def test_value_model_moves_only_the_economics(quickstart: Path, tmp_path: Path) 
     for label, summary in result.regraded.items():
         n = sum(1 for k in before if k[0] == label)
         assert summary.economics.baseline_usd == Decimal(20) * n
-    # the new journal carries it: `log` rebuilds the plan with it, `reprice` reads it
+    # the new journal's RunSpec carries it: `log`, `reprice` and `show` read it from there
+    spec = read_run_spec(result.journal)
+    assert {c.workflow.value_model.human_cost_per_task_usd for c in spec.cells} == {Decimal(20)}
+    repriced = reprice_journal(result.journal)
+    for cell in repriced.cells:
+        assert cell.original.metrics == result.regraded[cell.label].metrics
     header = read_header(result.journal)
-    plan = plan_from_journal(header, result.journal)
-    assert {c.workflow.value_model.human_cost_per_task_usd for c in plan.cells} == {Decimal(20)}
-    econ = header["economics"]["cells"]
-    assert {c["value_model"]["human_cost_per_task_usd"] for c in econ.values()} == {"20"}
     assert header["regrade"]["value_model_file"] == str(vm.resolve())
-    assert header["suite_text"] == read_header(quickstart)["suite_text"]  # original kept
+    original = read_run_spec(quickstart)
+    assert spec.suite == original.suite and spec.started_at == original.started_at  # kept
+    assert spec.run_key != original.run_key  # logged as a run of its own, never over it
 
 
 def test_regrading_a_regrade_keeps_its_value_model(quickstart: Path, tmp_path: Path) -> None:
@@ -177,7 +182,7 @@ def test_regrading_a_regrade_keeps_its_value_model(quickstart: Path, tmp_path: P
     for summary in second.regraded.values():
         assert summary.economics.baseline_usd == Decimal(3) * summary.economics.counts.total
     header = read_header(second.journal)
-    assert header["regrade"]["original_run_name"] == read_header(quickstart)["run_name"]
+    assert header["regrade"]["original_run_name"] == read_run_spec(quickstart).run_name
     assert header["regrade"]["from_journal"] == str(first.journal.resolve())
 
 
@@ -186,10 +191,14 @@ def test_renamed_workflow_relabels_the_cells(quickstart: Path, tmp_path: Path) -
     cells = {t.cell for t in iter_trials(result.journal)}
     assert cells == {label.replace("refunds/", "refunds_v2/") for label in result.original}
     assert result.changes == []
-    # every other command rebuilds the same cells from the regraded journal
-    plan = plan_from_journal(read_header(result.journal), result.journal)
-    tallies, scan = tally_journal(plan, result.journal)
+    # every other command reads the same cells from the regraded journal
+    spec = read_run_spec(result.journal)
+    tallies, scan = tally_journal(spec, result.journal)
     assert set(tallies) == cells and scan.trials == result.trials
+    assert {c.workflow.name for c in spec.cells} == {"refunds_v2"}
+    # and a regrade of it finds the renamed workflow again
+    again = regrade_journal(result.journal, tmp_path / "again")
+    assert again.changes == [] and {t.cell for t in iter_trials(again.journal)} == cells
 
 
 def test_bad_inputs_name_the_place_and_write_nothing(mixed: Path, tmp_path: Path) -> None:
@@ -281,4 +290,6 @@ def test_log_regrade_without_a_store_says_so(quickstart: Path, tmp_path: Path) -
     finally:
         mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
     assert logged.run_id is None and logged.error
-    assert logged.origin == str(quickstart.resolve())
+    # the run the original journal was logged as (its 'logged' line), else its path
+    assert logged.origin == (scan_journal(quickstart).mlflow_run_id or str(quickstart.resolve()))
+    assert scan_journal(result.journal).mlflow_run_id is None  # that line is not copied

@@ -671,7 +671,7 @@ def test_tau_retail_suite_runs_offline_into_mlflow(
     assert "differ" not in again.stderr and "warning" not in again.stderr
     from roibench.cli.reprice import reprice_journal
 
-    logged = {c.info.run_name: c.data.metrics for c in children}
+    logged = {c.data.tags["roibench.cell"]: c.data.metrics for c in children}
     for cell in reprice_journal(journal).cells:
         assert cell.mismatched_calls == 0
         assert cell.repriced.metrics == cell.original.metrics
