@@ -83,9 +83,7 @@ def test_compare_csv_names_workflow_agent_model_in_one_number_format(
     assert all(re.fullmatch(r"\d+", row["trials"]) for row in rows)
 
 
-@pytest.mark.parametrize(
-    "args", [["runs"], ["compare"], ["report", "latest"], ["show", "latest"]]
-)
+@pytest.mark.parametrize("args", [["runs"], ["compare"], ["report", "latest"], ["show", "latest"]])
 def test_no_tracking_store_is_said_plainly(args: list[str], tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     out = subprocess.run(
