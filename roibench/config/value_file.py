@@ -1,7 +1,8 @@
 """A value-model file (`roibench regrade --value-model FILE`): the human baseline to grade a
 finished run's economics against, instead of the one each workflow declared.
 
-TOML (or JSON) holding either one value model for every workflow of the run
+TOML, YAML or JSON holding either one value model for every workflow of the run (at the top
+level, or as a `value_model` table, as `roibench reprice --value-model` reads it)
 
     unit = "support ticket"
     human_cost_per_task_usd = 9.10
@@ -34,7 +35,20 @@ EVERY_WORKFLOW = "*"
 
 
 def _parse(path: Path, text: str) -> dict[str, Any]:
-    if path.suffix.lower() == ".json":
+    suffix = path.suffix.lower()
+    if suffix in (".yaml", ".yml"):
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = mark.line + 1 if mark is not None else None
+            raise InputError(f"not valid YAML: {exc}", file=path, line=line) from None
+        if not isinstance(data, dict):
+            raise InputError("expected a mapping", file=path, line=1)
+        return data
+    if suffix == ".json":
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -60,7 +74,7 @@ def _validate(path: Path, text: str, data: Any, prefix: tuple[str, ...]) -> Valu
         msg = {"missing": "required field is missing", "extra_forbidden": "unknown field"}.get(
             err["type"], err["msg"]
         )
-        line = locate_line(text, loc) if path.suffix.lower() != ".json" else None
+        line = locate_line(text, loc) if path.suffix.lower() == ".toml" else None
         raise InputError(msg, file=path, line=line, field=".".join(loc) or "(file)") from None
 
 
@@ -73,6 +87,8 @@ def load_value_models(path: Path) -> dict[str, ValueModel]:
     data = _parse(path, text)
     if not data:
         raise InputError("the value-model file is empty", file=path)
+    if set(data) == {"value_model"} and isinstance(data["value_model"], dict):
+        return {EVERY_WORKFLOW: _validate(path, text, data["value_model"], ("value_model",))}
     if all(isinstance(v, dict) for v in data.values()):
         return {name: _validate(path, text, v, (name,)) for name, v in data.items()}
     return {EVERY_WORKFLOW: _validate(path, text, data, ())}
