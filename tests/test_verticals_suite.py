@@ -66,5 +66,5 @@ def test_verticals_run_briefly_end_to_end(tmp_path: Path) -> None:
     experiment = client.get_experiment_by_name("verticals")
     assert experiment is not None
     runs = client.search_runs([experiment.experiment_id], max_results=500)
-    children = {r.info.run_name for r in runs if "mlflow.parentRunId" in r.data.tags}
+    children = {r.data.tags["roibench.cell"] for r in runs if "mlflow.parentRunId" in r.data.tags}
     assert children == cells

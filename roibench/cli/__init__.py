@@ -11,7 +11,9 @@ import importlib.util
 import typer
 
 # Order is the order in `roibench --help`.
-COMMAND_MODULES = ("check", "reprice", "compare", "report", "log", "init")
+COMMAND_MODULES = (
+    "check", "show", "regrade", "runs", "reprice", "compare", "report", "log", "init",
+)  # fmt: skip
 
 
 def register_all(app: typer.Typer) -> None:

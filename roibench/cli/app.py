@@ -12,16 +12,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
+from roibench.cli.tables import make_console, print_grid, print_results, providers_grid
 from roibench.core.errors import InputError
 
 if TYPE_CHECKING:
     from roibench.core.records import TrialRecord
     from roibench.journal.spec import RunSpec
-    from roibench.results.summary import CellSummary
     from roibench.run.orchestrator import RunRequest, SuiteOutcome
 
 app = typer.Typer(
@@ -31,79 +29,14 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err = Console(stderr=True)
+console = make_console()
+err = make_console(stderr=True)
 
 
 def _fail_input(exc: InputError) -> None:
     # escaped: messages hold brackets ("pip install 'roibench[ray]'") that are not markup
     err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
-
-
-def _money(value: Decimal | None, digits: int = 4) -> str:
-    return "—" if value is None else f"${value:.{digits}f}"
-
-
-def _ratio(value: Decimal | float | None) -> str:
-    return "—" if value is None else f"{float(value):.2f}"
-
-
-def results_table(summaries: dict[str, CellSummary], trials: int) -> Table:
-    """The end-of-run table: one row per cell. A cell that ran fewer trials than planned says
-    so (`12/20`); one that ran none reads "not run", never 0%."""
-    table = Table(title="Results per cell", header_style="bold")
-    table.add_column("cell")
-    table.add_column("trials", justify="right")
-    table.add_column("success (95% CI)", justify="right")
-    table.add_column(f"pass^{trials}", justify="right")
-    table.add_column("esc / fail / harm", justify="right")
-    table.add_column("errors", justify="right")
-    table.add_column("limits", justify="right")
-    table.add_column("spend", justify="right")
-    table.add_column("cost / outcome", justify="right")
-    table.add_column("ROI token", justify="right")
-    table.add_column("ROI outcome", justify="right")
-    for label, s in summaries.items():
-        e = s.economics
-        c = e.counts
-        planned = int(s.metrics.get("planned_trials", c.total))
-        ran = f"{c.total}/{planned}" if c.total != planned else str(c.total)
-        if c.total < planned:
-            ran = f"[bold yellow]{ran}[/]"
-        if not c.total:
-            table.add_row(label, ran, "not run", *["—"] * 8)
-            continue
-        ci = e.success_rate_ci
-        ci_text = f" ({ci[0]:.0%}–{ci[1]:.0%})" if ci else ""
-        total = c.total
-        errors = f"{c.error / total:.0%}"
-        if c.harness_error:
-            errors += f" + [bold red]{c.harness_error / total:.0%} harness[/]"
-        limits = ", ".join(
-            f"{int(n)} {name.removesuffix('_trials').replace('_', ' ')}"
-            for name, n in sorted(s.metrics.items())
-            if name in _LIMIT_METRICS and n
-        )
-        table.add_row(
-            label,
-            ran,
-            f"{e.success_rate:.0%}{ci_text}",
-            _ratio(e.pass_hat.get(trials)),
-            f"{c.escalated / total:.0%} / {c.failed / total:.0%} / {c.harmful / total:.0%}",
-            errors,
-            limits or "—",
-            _money(e.spend_usd) if e.priced else "[bold red]UNPRICED[/]",
-            _money(e.cost_per_outcome_usd) if e.priced else "[bold red]UNPRICED[/]",
-            _ratio(e.roi_token_pricing),
-            _ratio(e.roi_outcome_pricing),
-        )
-    return table
-
-
-_LIMIT_METRICS = frozenset(
-    f"{r}_trials" for r in ("step_limit", "token_limit", "budget_exhausted", "trial_timeout")
-)
 
 
 @app.command()
@@ -176,10 +109,26 @@ def run(
             "--set outcome_pricing.price_usd=2 (repeatable; recorded in the journal).",
         ),
     ] = None,
+    only_workflow: Annotated[
+        list[str] | None, typer.Option("--workflow", help="Only this workflow (repeatable).")
+    ] = None,
+    only_agent: Annotated[
+        list[str] | None, typer.Option("--agent", help="Only this agent (repeatable).")
+    ] = None,
+    only_model: Annotated[
+        list[str] | None, typer.Option("--model", help="Only this model label (repeatable).")
+    ] = None,
+    only_task: Annotated[
+        list[str] | None, typer.Option("--task", help="Only tasks matching (repeatable, glob).")
+    ] = None,
+    only_tier: Annotated[
+        list[str] | None, typer.Option("--tier", help="Only tasks of this tier (repeatable).")
+    ] = None,
 ) -> None:
     """Run a suite: every workflow x agent x model, on every task, k times."""
     from roibench.cli.problems import EXIT_INTERRUPTED
     from roibench.core.faults import FaultSpec
+    from roibench.run.filters import PlanFilter
     from roibench.run.orchestrator import Executor, Interrupted, RunRequest, run_suite
 
     try:
@@ -196,6 +145,11 @@ def run(
             faults=fault_spec, preflight=preflight, trace=trace, trace_sample=trace_sample,
             executor=Executor(executor), address=address, workers=workers, mlflow=mlflow_log,
             experiment=experiment, sets=tuple(set_values or ()), trial_timeout_s=trial_timeout,
+            only=PlanFilter(
+                workflows=tuple(only_workflow or ()), agents=tuple(only_agent or ()),
+                models=tuple(only_model or ()), tasks=tuple(only_task or ()),
+                tiers=tuple(only_tier or ()),
+            ),
         )  # fmt: skip
         reporter = _TerminalReporter()
         outcome = run_suite(request, reporter)
@@ -244,6 +198,7 @@ class _TerminalReporter:
             Progress,
             TextColumn,
             TimeElapsedColumn,
+            TimeRemainingColumn,
         )
 
         from roibench.pricing.cards import unpriced_hint
@@ -262,6 +217,8 @@ class _TerminalReporter:
             MofNCompleteColumn(),
             TextColumn("spend ${task.fields[spend]}"),
             TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
             console=err,
             transient=False,
         )
@@ -285,7 +242,7 @@ class _TerminalReporter:
 def _print_outcome(outcome: SuiteOutcome, request: RunRequest) -> None:
     """The end-of-run table and what the user must know."""
     spec, result, handler = outcome.spec, outcome.result, outcome.handler
-    console.print(results_table(outcome.summaries, spec.trials))
+    print_results(console, outcome.summaries, spec.trials, spec.outcome_pricing.scheme)
     if spec.simulated:
         console.print(
             "[dim]Results from the built-in simulator (tagged roibench.simulated=true).[/]"
@@ -403,32 +360,7 @@ def providers() -> None:
     """List provider presets and whether each API key is set (keys are never printed)."""
     from roibench.model.providers import PRESETS
 
-    table = Table(title="Provider presets", header_style="bold")
-    cols = ("name", "base URL", "key variable", "key", "usage dialect", "timed-out attempt")
-    for col in (*cols, "quirks"):
-        table.add_column(col)
-    for p in PRESETS.values():
-        quirks = []
-        if p.echo_reasoning:
-            quirks.append("echo reasoning_content")
-        if p.think_in_content:
-            quirks.append("<think> in content")
-        if p.reasoning_field and p.reasoning_field != "reasoning_content":
-            quirks.append(f"reasoning field '{p.reasoning_field}'")
-        if "required" not in p.tool_choice_values:
-            quirks.append("tool_choice " + "/".join(p.tool_choice_values))
-        if p.max_tokens_param != "max_tokens":
-            quirks.append(p.max_tokens_param)
-        table.add_row(
-            p.name,
-            p.base_url or "(in-process)",
-            p.api_key_env or "—",
-            p.key_status(),
-            p.usage_dialect,
-            "$0 (assumed)" if p.timeout_billing == "assumed_not_billed" else "$0 (nothing billed)",
-            ", ".join(quirks),
-        )
-    console.print(table)
+    print_grid(console, providers_grid(list(PRESETS.values())))
 
 
 from roibench.cli import register_all  # noqa: E402  (after the built-in commands)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import math
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
@@ -28,7 +29,10 @@ DEFAULT_COLUMNS = (
     "simulated",
 )
 """Columns of the table and Markdown output (CSV has every metric)."""
-ID_COLUMNS = ("run", "run_id", "parent_run_id", "cell", "model", "k", "simulated", "experiment")
+ID_COLUMNS = (
+    "run", "run_id", "parent_run_id", "cell", "workflow", "agent", "model", "k", "simulated",
+    "experiment",
+)  # fmt: skip
 FORMATS = ("table", "csv", "markdown")
 
 
@@ -116,6 +120,8 @@ def comparison_frame(client: MlflowClient, runs: pd.DataFrame) -> pd.DataFrame:
             "run_id": r["run_id"],
             "parent_run_id": parent_id,
             "cell": r["tags.roibench.cell"],
+            "workflow": r.get("params.workflow"),
+            "agent": r.get("params.agent"),
             "model": r.get("params.model"),
             "k": k,
             "simulated": r.get("tags.roibench.simulated") == "true",
@@ -163,18 +169,49 @@ def sort_frame(frame: pd.DataFrame, metric: str, ascending: bool) -> pd.DataFram
     ).reset_index(drop=True)
 
 
+def plain_number(value: float) -> str:
+    """A float in plain decimal notation, every digit it holds (never "1.2e-05"): the one
+    number format of the CSV export; whole numbers without a fraction."""
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if value == int(value) and abs(value) < 1e15:
+        return str(int(value))
+    return format(Decimal(repr(value)), "f")
+
+
 def _fmt(value: Any) -> str:
+    """A table or Markdown cell: four significant figures in plain notation ("0.002010",
+    "7.090"), thousands separated above 1,000; never scientific notation."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
-        if value != 0 and abs(value) >= 1000:
+        if value == 0 or math.isinf(value):
+            return plain_number(value)
+        if abs(value) >= 1000:
             return f"{value:,.0f}"
-        if value != 0 and abs(value) < 0.01:
-            return f"{value:.2e}"
-        return f"{value:.4f}"
+        decimals = max(0, 3 - math.floor(math.log10(abs(value))))
+        return f"{value:.{decimals}f}"
     return str(value)
+
+
+def to_csv(frame: pd.DataFrame) -> str:
+    """Every column, numbers in one plain format (see `plain_number`), empty when absent."""
+    import pandas as pd
+
+    out = frame.copy()
+    for col in out.columns:
+        if col in ID_COLUMNS:
+            continue
+        out[col] = [
+            "" if v is None or (isinstance(v, float) and math.isnan(v))
+            else plain_number(float(v)) if isinstance(v, int | float) and not isinstance(v, bool)
+            else v
+            for v in out[col]
+        ]  # fmt: skip
+    assert isinstance(out, pd.DataFrame)
+    return out.to_csv(index=False)
 
 
 def to_markdown(frame: pd.DataFrame, columns: list[str]) -> str:
@@ -221,10 +258,18 @@ def compare(
     from mlflow import MlflowClient
     from rich.console import Console
 
+    from roibench.core.errors import InputError
+    from roibench.sinks.mlflow.lookup import require_tracking_store
+
     err = Console(stderr=True)
     if fmt not in FORMATS:
         err.print(f"[bold red]error:[/] --format must be one of {', '.join(FORMATS)}")
         raise typer.Exit(2)
+    try:
+        require_tracking_store()  # never a new, empty store where none is
+    except InputError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
     client = MlflowClient()
     try:
         runs = select_cell_runs(client, experiment or [], run or [])
@@ -254,7 +299,7 @@ def compare(
     if sort not in columns:
         columns.insert(2, sort)
     if fmt == "csv":
-        text = frame.to_csv(index=False)
+        text = to_csv(frame)
     elif fmt == "markdown":
         text = to_markdown(frame, columns)
     else:

@@ -28,12 +28,16 @@ def log_journal(
 
     from roibench.core.errors import InputError
     from roibench.run.orchestrator import log_journal as log_from_journal
+    from roibench.run.regrade import regrade_log_tags
 
     err = Console(stderr=True)
     try:
+        # a regraded journal's run is tagged with the run it regrades
+        extra = regrade_log_tags(journal, experiment)
         _spec, trials, logged = log_from_journal(
-            journal, experiment, trace_sample=0.0 if not trace else trace_sample
-        )
+            journal, experiment, trace_sample=0.0 if not trace else trace_sample,
+            extra_tags=extra,
+        )  # fmt: skip
     except InputError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from None

@@ -251,7 +251,9 @@ def render_report(parent: Run, cells: list[Run], images: dict[str, bytes]) -> st
 
 
 def report(
-    run_id: Annotated[str, typer.Argument(help="Suite (parent) or cell run id.")],
+    run_id: Annotated[
+        str, typer.Argument(help="Suite (parent) or cell run id, or 'latest' (the newest run).")
+    ],
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="HTML file (default: report-<run>.html).")
     ] = None,
@@ -261,8 +263,18 @@ def report(
     from mlflow.exceptions import MlflowException
     from rich.console import Console
 
+    from roibench.core.errors import InputError
+    from roibench.sinks.mlflow.lookup import LATEST, require_tracking_store, suite_run_id
+
     err = Console(stderr=True)
-    client = MlflowClient()
+    try:
+        require_tracking_store()  # never a new, empty store where none is
+        client = MlflowClient()
+        if run_id == LATEST:
+            run_id = suite_run_id(client, LATEST)
+    except InputError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
     try:
         parent, cells = resolve_suite_run(client, run_id)
     except MlflowException:

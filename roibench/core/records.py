@@ -117,6 +117,89 @@ class ToolCallRecord(BaseModel):
     latency_s: float | None = Field(default=None, ge=0, description="Seconds the tool took.")
 
 
+MAX_MESSAGE_CHARS = 4000
+"""A recorded message's content is cut to this many characters (tool results: as recorded in
+`ToolCallRecord.result`, 2,000), so a trial's transcript stays bounded in the journal."""
+
+MAX_SYSTEM_CHARS = 1000
+"""The system message (the workflow's policy, the same in every trial) is cut shorter."""
+
+
+def _bounded(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… [{len(text) - limit} more characters]"
+
+
+class MessageToolCall(BaseModel):
+    """A tool call an assistant message asked for, as the model sent it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    name: str
+    arguments: str = Field(description="The JSON arguments text (bounded).")
+
+
+class MessageRecord(BaseModel):
+    """One message of a trial's conversation (OpenAI roles), bounded in size."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    role: str = Field(description="'system', 'user', 'assistant' or 'tool'.")
+    content: str = Field(default="", description="Text, cut to MAX_MESSAGE_CHARS.")
+    tool_calls: tuple[MessageToolCall, ...] = Field(
+        default=(), description="What an assistant message asked the tools for."
+    )
+    tool_call_id: str | None = Field(default=None, description="The call a tool message answers.")
+
+    @classmethod
+    def of(cls, message: dict[str, Any]) -> MessageRecord:
+        """The record of an OpenAI-format message dict (reasoning and other fields dropped)."""
+        role = str(message.get("role") or "")
+        limit = MAX_SYSTEM_CHARS if role == "system" else MAX_MESSAGE_CHARS
+        content = message.get("content")
+        calls = []
+        for i, tc in enumerate(message.get("tool_calls") or ()):
+            fn = tc.get("function") or {}
+            args = fn.get("arguments")
+            calls.append(
+                MessageToolCall(
+                    id=str(tc.get("id") or f"call_{i}"),
+                    name=str(fn.get("name") or ""),
+                    arguments=_bounded(args if isinstance(args, str) else str(args), limit),
+                )
+            )
+        tool_call_id = message.get("tool_call_id")
+        return cls(
+            role=role,
+            content=_bounded(content if isinstance(content, str) else str(content or ""), limit),
+            tool_calls=tuple(calls),
+            tool_call_id=None if tool_call_id is None else str(tool_call_id),
+        )
+
+    def as_message(self) -> dict[str, Any]:
+        """Back to an OpenAI-format message dict (what graders read in `Transcript`)."""
+        message: dict[str, Any] = {"role": self.role, "content": self.content}
+        if self.tool_calls:
+            message["tool_calls"] = [
+                {
+                    "id": tc.id,
+                    "type": "function",
+                    "function": {"name": tc.name, "arguments": tc.arguments},
+                }
+                for tc in self.tool_calls
+            ]
+        if self.tool_call_id is not None:
+            message["tool_call_id"] = self.tool_call_id
+        return message
+
+
+def record_messages(messages: list[dict[str, Any]]) -> tuple[MessageRecord, ...]:
+    """A conversation as bounded records."""
+    return tuple(MessageRecord.of(m) for m in messages if isinstance(m, dict))
+
+
 class TrialRecord(BaseModel):
     """One trial: a task run once by one cell, graded. A line of the journal."""
 
@@ -144,6 +227,13 @@ class TrialRecord(BaseModel):
     started_at: datetime
     duration_s: float = Field(ge=0)
     reply: str = Field(default="", description="The agent's final reply (reasoning stripped).")
+    messages: tuple[MessageRecord, ...] = Field(
+        default=(), description="The conversation, bounded (older journals: empty)."
+    )
+    original_outcome: Outcome | None = Field(
+        default=None,
+        description="The outcome first graded, when `roibench regrade` replaced `outcome`.",
+    )
 
     @property
     def fresh_cost_usd(self) -> Decimal:

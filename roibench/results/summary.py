@@ -14,6 +14,7 @@ from roibench.core.usage import Usage
 from roibench.journal.spec import RunSpec
 from roibench.journal.store import JournalScan, scan_journal
 from roibench.results.economics import CellEconomics, tally_economics
+from roibench.results.groups import group_metrics
 from roibench.results.stats import percentile
 from roibench.results.tally import CellTally
 
@@ -155,6 +156,7 @@ def summarize_tally(
     m.update(_user_sim_metrics(tally, econ))
     m.update(_reliability_metrics(tally))
     m.update(_limit_metrics(tally))
+    m.update(group_metrics(tally))
     if not c.total:  # a cell that ran no trial has no rates: absent, never a measured 0%
         for name in [k for k in m if k.endswith("_rate") or k.startswith("pass_hat")]:
             m[name] = None

@@ -33,6 +33,8 @@ class TaskTally:
 
     n: int = 0
     """Trials."""
+    tier: str = ""
+    """The task's tier (per-tier metrics)."""
     resolved: int = 0
     escalated: int = 0
     failed: int = 0
@@ -144,7 +146,7 @@ class CellTally:
 
         task = self.tasks.get(trial.task_id)
         if task is None:
-            task = self.tasks[trial.task_id] = TaskTally()
+            task = self.tasks[trial.task_id] = TaskTally(tier=trial.tier)
         task.n += 1
         status = trial.outcome.status
         task.resolved += status is OutcomeStatus.RESOLVED

@@ -28,6 +28,7 @@ from roibench.journal.store import Journal, TrialKey
 from roibench.model.cache import ResponseCache
 from roibench.results.summary import CellSummary, new_tallies, summarize, tally_journal
 from roibench.results.tally import CellTally
+from roibench.run.filters import PlanFilter, filter_plan
 from roibench.run.inputs import check_cache_path, check_out_dir
 from roibench.run.plan import build_run_spec, plan_from_spec, read_run_spec
 from roibench.run.preflight import check_endpoints, git_commit
@@ -72,6 +73,9 @@ class RunRequest:
     sets: tuple[str, ...] = ()
     """`--set KEY=VALUE` overrides of suite fields (the journal records the resolved suite)."""
     trial_timeout_s: float | None = None
+    only: PlanFilter = field(default_factory=PlanFilter)
+    """`--workflow/--agent/--model/--task/--tier`: part of the suite (the RunSpec records the
+    cells and tasks that ran)."""
 
     @property
     def overrides(self) -> Overrides:
@@ -221,6 +225,8 @@ def _refuse_conflicts(request: RunRequest, spec: RunSpec) -> None:
 def prepare(request: RunRequest) -> Prepared:
     """Plan the run (or the resume) and open its journal; every problem is an InputError."""
     if request.resume is not None:
+        if request.only.any:
+            raise InputError("--resume runs the rest of the run as it started; no filters")
         spec = read_run_spec(request.resume)
         _refuse_conflicts(request, spec)
         current = load_suite(request.suite, request.sets)
@@ -249,6 +255,7 @@ def prepare(request: RunRequest) -> Prepared:
         loaded, trials=o.trials, limit=o.limit, concurrency=o.concurrency, seed=o.seed,
         trial_timeout_s=o.trial_timeout_s,
     )  # fmt: skip
+    plan = filter_plan(plan, request.only)
     path, stamp = _new_journal_path(request.out, loaded.config.name)
     spec = build_run_spec(
         plan,

@@ -145,6 +145,7 @@ def plan_from_spec(spec: RunSpec, journal: Path, suite_text: str | None = None) 
         seed=o.seed,
         trial_timeout_s=o.trial_timeout_s,
     )
+    restrict_to_spec(plan, spec)  # a run of part of its suite (`run --model/--task/...`)
     for recorded, live in zip(spec.cells, (cell_spec(c) for c in plan.cells), strict=False):
         changed = [
             what
@@ -170,6 +171,27 @@ def plan_from_spec(spec: RunSpec, journal: Path, suite_text: str | None = None) 
         raise InputError(
             "the suite's cells differ from the journal's; start a new run", file=journal, line=1
         )
+    return plan
+
+
+def restrict_to_spec(plan: RunPlan, spec: RunSpec) -> RunPlan:
+    """The plan narrowed to the cells the spec recorded and each to its recorded tasks (a
+    run of part of a suite: `run --workflow/--agent/--model/--task/--tier`); a cell of the
+    spec the suite no longer has stays missing, for the caller's check to name."""
+    recorded = {c.label: set(c.workflow.task_ids) for c in spec.cells}
+    if [c.label for c in plan.cells] == list(recorded) and all(
+        {t.id for t in c.tasks} == recorded[c.label] for c in plan.cells
+    ):
+        return plan
+    kept = []
+    for cell in plan.cells:
+        ids = recorded.get(cell.label)
+        if ids is None:
+            continue
+        tasks = tuple(t for t in cell.dataset.tasks if t.id in ids)
+        cell.dataset = cell.dataset.model_copy(update={"tasks": tasks})
+        kept.append(cell)
+    plan.cells = kept
     return plan
 
 

@@ -32,6 +32,7 @@ from roibench.core.records import (
     ErrorClass,
     ToolCallRecord,
     TrialRecord,
+    record_messages,
 )
 from roibench.core.secrets import redact
 from roibench.journal.store import Journal, TrialKey
@@ -742,4 +743,5 @@ class Runner:
             started_at=started,
             duration_s=time.perf_counter() - t0,
             reply=run.reply,
+            messages=record_messages(final_messages),
         )

@@ -39,7 +39,7 @@ def _cells(runs: FinishedRuns, parent: str) -> dict[str, Any]:
 
     client = MlflowClient(runs.server.url)
     found = client.search_runs([runs.experiment_id], f"tags.`mlflow.parentRunId` = '{parent}'")
-    return {str(r.info.run_name): r for r in found}
+    return {r.data.tags["roibench.cell"]: r for r in found}
 
 
 def _markdown_rows(output: str) -> list[dict[str, str]]:

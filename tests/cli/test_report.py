@@ -60,11 +60,11 @@ def test_report_states_the_run(tracking: FinishedRuns, tmp_path: Path) -> None:
     children = client.search_runs(
         [tracking.experiment_id], f"tags.`mlflow.parentRunId` = '{tracking.full}'"
     )
-    assert {c.info.run_name for c in children} == set(CELLS)
+    assert {c.data.tags["roibench.cell"] for c in children} == set(CELLS)
     for child in children:
         assert str(child.info.run_name) in text
         rate = child.data.metrics["success_rate"]
-        row = text[text.index(f"{child.info.run_name}<br>") :].split("</tr>")[0]
+        row = text[text.index(f"{child.data.tags['roibench.cell']}<br>") :].split("</tr>")[0]
         assert f"{rate:.1%}" in row  # the table shows the server's figure for that cell
         assert child.data.params["dataset_hash"] in text
     for section in ("Results per cell", "Plots", "Setup", "Method", "pass^k", "Price corridor"):

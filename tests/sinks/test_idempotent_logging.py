@@ -106,7 +106,7 @@ def assert_one_parent(store: str) -> None:
     (parent,) = parents
     assert parent.info.status == "FINISHED"
     cells = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
-    assert {c.info.run_name for c in cells} == CELLS and len(cells) == len(CELLS)
+    assert {c.data.tags["roibench.cell"] for c in cells} == CELLS and len(cells) == len(CELLS)
     assert all(c.info.status == "FINISHED" for c in cells)
     traces = []
     token = None

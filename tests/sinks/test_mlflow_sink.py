@@ -32,7 +32,7 @@ def _client(runs: FinishedRuns) -> Any:
 
 def _children(client: Any, runs: FinishedRuns, parent: str) -> dict[str, Any]:
     found = client.search_runs([runs.experiment_id], f"tags.`mlflow.parentRunId` = '{parent}'")
-    return {r.info.run_name: r for r in found}
+    return {r.data.tags["roibench.cell"]: r for r in found}
 
 
 def _journal(client: Any, parent: str, tmp_path: Path) -> list[TrialRecord]:

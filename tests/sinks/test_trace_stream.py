@@ -43,7 +43,7 @@ def traces_per_cell(uri: str) -> dict[str, int]:
             traces = client.search_traces(
                 locations=[exp.experiment_id], run_id=r.info.run_id, max_results=200
             )
-            out[r.info.run_name] = len(traces)
+            out[r.data.tags["roibench.cell"]] = len(traces)
     return out
 
 

@@ -644,7 +644,7 @@ def test_tau_retail_suite_runs_offline_into_mlflow(
     children = [
         r for r in client.search_runs([exp.experiment_id]) if "mlflow.parentRunId" in r.data.tags
     ]
-    assert {c.info.run_name for c in children} == {
+    assert {c.data.tags["roibench.cell"] for c in children} == {
         f"tau_retail/react/sim/{p}" for p in ("frontier", "balanced", "budget")
     }
     for child in children:
@@ -671,7 +671,7 @@ def test_tau_retail_suite_runs_offline_into_mlflow(
     assert "differ" not in again.stderr and "warning" not in again.stderr
     from roibench.cli.reprice import reprice_journal
 
-    logged = {c.info.run_name: c.data.metrics for c in children}
+    logged = {c.data.tags["roibench.cell"]: c.data.metrics for c in children}
     for cell in reprice_journal(journal).cells:
         assert cell.mismatched_calls == 0
         assert cell.repriced.metrics == cell.original.metrics

@@ -639,7 +639,7 @@ def test_the_suite_runs_offline_into_mlflow_with_every_outcome(suite_run: tuple[
     children = [
         r for r in client.search_runs([exp.experiment_id]) if "mlflow.parentRunId" in r.data.tags
     ]
-    assert {c.info.run_name for c in children} == {
+    assert {c.data.tags["roibench.cell"] for c in children} == {
         f"workbench/react/sim/{p}" for p in ("frontier", "balanced", "budget")
     }
     totals: Counter[str] = Counter()

@@ -24,6 +24,7 @@ from roibench.core.records import TrialRecord
 from roibench.core.secrets import redact
 from roibench.journal.spec import CellSpec, RunSpec
 from roibench.results.summary import CellSummary
+from roibench.sinks.mlflow.names import cell_run_name
 from roibench.sinks.mlflow.trace_stream import StreamedTraces, TraceStreamer
 
 MAX_PARAM = 500  # MLflow's param value limit is 6000 chars; keep params short and readable
@@ -153,6 +154,17 @@ class CellTables:
     """Trials sampled for a trace (streamed during the run or not)."""
     to_trace: list[TrialRecord] = field(default_factory=list)
     """Sampled trials not traced during the run."""
+    start_ms: int | None = None
+    """When the cell's first trial started (epoch ms): the child run's start time."""
+    end_ms: int | None = None
+    """When its last trial ended: the child run's end time."""
+
+    def span(self, t: TrialRecord) -> None:
+        """Widen the cell's time span to cover trial `t`."""
+        start = int(t.started_at.timestamp() * 1000)
+        end = start + int(t.duration_s * 1000)
+        self.start_ms = start if self.start_ms is None else min(self.start_ms, start)
+        self.end_ms = end if self.end_ms is None else max(self.end_ms, end)
 
 
 def gather_tables(
@@ -171,6 +183,7 @@ def gather_tables(
         if table is None:
             continue
         table.trial_rows.append(trial_row(t))
+        table.span(t)
         table.call_rows.extend(call_rows(t))
         if trace_sampled(spec.seed, t.task_id, t.trial, trace_sample):
             table.traced += 1
@@ -298,11 +311,18 @@ def log_suite_run(
         common_tags["roibench.logged_by_version"] = __version__
     if spec.git_commit:
         common_tags["roibench.git_commit"] = spec.git_commit
+    now = int(time.time() * 1000)
+    # the runs' times are the trials' own, not when this logging happens (`roibench log` may
+    # run days later); a cell without trials gets the logging time
+    starts = [t.start_ms for t in tables.values() if t.start_ms is not None]
+    ends = {label: t.end_ms or now for label, t in tables.items()}
+    parent_tags = {**common_tags, "roibench.role": "suite"}
+    if spec.suite.description:
+        parent_tags["mlflow.note.content"] = spec.suite.description  # the run's description
     parent = client.create_run(
-        experiment_id, run_name=run_name, tags={**common_tags, "roibench.role": "suite"}
+        experiment_id, run_name=run_name, tags=parent_tags, start_time=min(starts, default=now)
     )
     pid = parent.info.run_id
-    now = int(time.time() * 1000)
     try:
         client.log_batch(
             pid,
@@ -337,7 +357,12 @@ def log_suite_run(
                 "roibench.cell": cell.label,
                 "roibench.priced": str(summary.economics.priced).lower(),
             }
-            child = client.create_run(experiment_id, run_name=cell.label, tags=tags)
+            child = client.create_run(
+                experiment_id,
+                run_name=cell_run_name(cell.workflow.name, cell.agent.name, cell.model.name),
+                tags=tags,
+                start_time=table.start_ms or now,
+            )
             cid = child.info.run_id
             client.log_batch(
                 cid,
@@ -361,13 +386,14 @@ def log_suite_run(
             client.log_metric(cid, "traces", float(table.traced), now, 0)
             cell_runs[cell.label] = cid
             if streamer is None:
-                client.set_terminated(cid, "FINISHED")
+                client.set_terminated(cid, "FINISHED", end_time=ends[cell.label])
         log_plots(client, pid, spec, summaries)
         if streamer is not None:
             finish_streamed_traces(
-                client, spec, streamer, cell_runs, journal_path, experiment_id, trace_method
-            )
-        client.set_terminated(pid, "FINISHED")
+                client, spec, streamer, cell_runs, journal_path, experiment_id, trace_method,
+                end_times=ends,
+            )  # fmt: skip
+        client.set_terminated(pid, "FINISHED", end_time=max(ends.values(), default=now))
     except BaseException:
         client.set_terminated(pid, "FAILED")
         raise
@@ -431,8 +457,10 @@ def finish_streamed_traces(
     journal_path: Path | None,
     experiment_id: str,
     trace_method: str = "auto",
+    end_times: dict[str, int] | None = None,
 ) -> None:
-    """Wait for the streamer, link what it wrote to the cell runs and finish them. If it
+    """Wait for the streamer, link what it wrote to the cell runs and finish them (at
+    `end_times[label]`, epoch ms, when given). If it
     stopped short, write the traces of the trials it was handed but did not write, from the
     journal (streamed, so only those trials are held): none is lost, none written twice."""
     from roibench.journal.store import iter_trials
@@ -458,8 +486,8 @@ def finish_streamed_traces(
                     client, spec, cell, experiment_id, cell_runs[cell.label],
                     handed[cell.label], trace_method,
                 )  # fmt: skip
-    for cid in cell_runs.values():
-        client.set_terminated(cid, "FINISHED")
+    for label, cid in cell_runs.items():
+        client.set_terminated(cid, "FINISHED", end_time=(end_times or {}).get(label))
 
 
 def write_cell_traces(

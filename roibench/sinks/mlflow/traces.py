@@ -29,9 +29,11 @@ import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from roibench.core.records import CallRecord, ToolCallRecord, TrialRecord
+from roibench.core.records import CallRecord, MessageRecord, ToolCallRecord, TrialRecord
+from roibench.core.secrets import redact
 
 if TYPE_CHECKING:
     from mlflow.entities import Span
@@ -121,7 +123,68 @@ def _usage(call: CallRecord) -> dict[str, int]:
     return usage
 
 
-def _call_span(call: CallRecord, parent: int, ctx: TraceContext, step: int | None) -> SpanPlan:
+SPAN_MESSAGE_CHARS = 8000
+"""A chat span carries the conversation up to its call, newest messages first, up to this
+many characters of content (older ones are left out and counted); each message is already
+bounded in the record (core.records.MAX_MESSAGE_CHARS)."""
+
+CONVERSATION_ROLES = ("agent", "planner")
+"""Roles whose successful calls' answers are the transcript's assistant messages (a
+verifier's and a user simulator's are not in it)."""
+
+
+def _full_usd(cost: Decimal | None) -> str:
+    """A recorded cost in full, in plain notation ("0.00000012", never "1.2E-7")."""
+    return "unpriced" if cost is None else format(cost, "f")
+
+
+def _openai(m: MessageRecord) -> dict[str, Any]:
+    message = m.as_message()
+    message["content"] = redact(message["content"])
+    for tc in message.get("tool_calls", ()):
+        tc["function"]["arguments"] = redact(tc["function"]["arguments"])
+    return message
+
+
+def _history(messages: tuple[MessageRecord, ...], upto: int) -> list[dict[str, Any]]:
+    """messages[:upto] as OpenAI messages, newest kept first within SPAN_MESSAGE_CHARS."""
+    kept: list[dict[str, Any]] = []
+    size = 0
+    for m in reversed(messages[:upto]):
+        size += len(m.content) + sum(len(tc.arguments) for tc in m.tool_calls)
+        if kept and size > SPAN_MESSAGE_CHARS:
+            break
+        kept.append(_openai(m))
+    left_out = upto - len(kept)
+    if left_out:
+        note = f"[{left_out} earlier message(s) left out of this span; see the trial record]"
+        kept.append({"role": "system", "content": note})
+    return kept[::-1]
+
+
+def _conversation(trial: TrialRecord) -> dict[int, tuple[list[dict[str, Any]], dict[str, Any]]]:
+    """id(call) -> (messages it was sent, the assistant message it returned), for the calls
+    whose answers are the transcript's assistant messages; empty when the record does not
+    line up (a journal without messages, or a trial cut short by an error)."""
+    answered = [
+        c for c in trial.calls if c.role in CONVERSATION_ROLES and c.error is None
+    ]  # fmt: skip
+    turns = [i for i, m in enumerate(trial.messages) if m.role == "assistant"]
+    if not turns or len(turns) != len(answered):
+        return {}
+    return {
+        id(call): (_history(trial.messages, i), _openai(trial.messages[i]))
+        for call, i in zip(answered, turns, strict=True)
+    }
+
+
+def _call_span(
+    call: CallRecord,
+    parent: int,
+    ctx: TraceContext,
+    step: int | None,
+    turn: tuple[list[dict[str, Any]], dict[str, Any]] | None = None,
+) -> SpanPlan:
     start = _ns(call.started_at)
     attributes: dict[str, Any] = {
         "mlflow.llm.model": ctx.model_id,
@@ -130,6 +193,8 @@ def _call_span(call: CallRecord, parent: int, ctx: TraceContext, step: int | Non
         # roibench's own price; an unpriced call gets an empty cost, so MLflow does not
         # estimate one from its own price list (unpriced is reported, never guessed)
         "mlflow.llm.cost": {} if call.cost_usd is None else {"total_cost": float(call.cost_usd)},
+        # MLflow shows that cost rounded to cents; this is the recorded figure in full
+        "roibench.cost_usd": _full_usd(call.cost_usd),
     }
     if call.usage.reasoning_tokens:
         attributes["roibench.reasoning_tokens"] = call.usage.reasoning_tokens
@@ -142,6 +207,13 @@ def _call_span(call: CallRecord, parent: int, ctx: TraceContext, step: int | Non
         name = f"step {step}: chat {ctx.model_id}"
     else:
         name = f"{call.role}: chat {ctx.model_id}"
+    inputs: dict[str, Any] = {"model": ctx.model_id, "provider": ctx.provider, "role": call.role}
+    outputs: dict[str, Any] = {"finish_reason": call.finish_reason, "error": call.error}
+    if turn is not None:  # OpenAI chat shapes: the trace UI shows them as a conversation
+        sent, answer = turn
+        inputs["messages"] = sent
+        outputs["choices"] = [{"index": 0, "message": answer, "finish_reason": call.finish_reason}]
+        attributes["mlflow.message.format"] = "openai"
     return SpanPlan(
         name=name,
         span_id=_span_id(),
@@ -149,8 +221,8 @@ def _call_span(call: CallRecord, parent: int, ctx: TraceContext, step: int | Non
         start_ns=start,
         end_ns=start + int(call.latency_s * 1_000_000_000),
         span_type="CHAT_MODEL",
-        inputs={"model": ctx.model_id, "provider": ctx.provider, "role": call.role},
-        outputs={"finish_reason": call.finish_reason, "error": call.error},
+        inputs=inputs,
+        outputs=outputs,
         attributes=attributes,
         error=call.error,
     )
@@ -213,10 +285,11 @@ def plan_trace(trial: TrialRecord, ctx: TraceContext) -> TracePlan:
     timed = [t for t in trial.tool_log if t.started_at is not None]
     untimed = [t for t in trial.tool_log if t.started_at is None]
     steps = _steps(trial.calls)
+    turns = _conversation(trial)
     for i, attempts in enumerate(steps):
         step = i + 1
         next_start = _ns(steps[i + 1][0].started_at) if i + 1 < len(steps) else None
-        spans = [_call_span(c, root_id, ctx, step) for c in attempts]
+        spans = [_call_span(c, root_id, ctx, step, turns.get(id(c))) for c in attempts]
         llm_end = max(s.end_ns for s in spans)
         # a tool call belongs to the turn whose model reply it followed
         mine = [
@@ -230,7 +303,7 @@ def plan_trace(trial: TrialRecord, ctx: TraceContext) -> TracePlan:
         timed = [t for t in timed if t not in mine]
         children.extend(spans)
     others = [c for c in trial.calls if c.role != "agent"]
-    children += [_call_span(c, root_id, ctx, None) for c in others]
+    children += [_call_span(c, root_id, ctx, None, turns.get(id(c))) for c in others]
     children += [_tool_span(t, root_id, start, None) for t in [*timed, *untimed]]
     children.sort(key=lambda s: s.start_ns)
     outcome_dict = {
@@ -246,6 +319,8 @@ def plan_trace(trial: TrialRecord, ctx: TraceContext) -> TracePlan:
         "roibench.task_id": trial.task_id,
         "roibench.status": status,
         "roibench.trial": str(trial.trial),
+        # the trace list's cost column rounds to cents (most trials read $0.00): in full
+        "roibench.cost_usd": _full_usd(trial.cost_usd),
     }
     if ctx.run_key:
         tags["roibench.run_key"] = ctx.run_key
@@ -266,7 +341,7 @@ def plan_trace(trial: TrialRecord, ctx: TraceContext) -> TracePlan:
         outputs={**outcome_dict, "reply": trial.reply},
         attributes={
             "roibench.steps": trial.steps,
-            "roibench.cost_usd": None if trial.cost_usd is None else str(trial.cost_usd),
+            "roibench.cost_usd": None if trial.cost_usd is None else _full_usd(trial.cost_usd),
             "roibench.simulated": ctx.simulated,
         },
         error=outcome.reason if status in ("error", "harness_error") else None,
