@@ -179,6 +179,14 @@ def evaluate(name: str, s: Mapping[str, FloatArray], p: EconParams) -> FloatArra
     if name.startswith("pass_hat_"):
         j = name.removeprefix("pass_hat_")
         return _ratio(s[f"q{j}"], s[f"has{j}"])
+    simple = {
+        Figure.SUCCESS_RATE: (resolved, n),
+        Figure.ESCALATION_RATE: (escalated, n),
+        Figure.COST_PER_TASK: (spend, n),
+        Figure.COST_PER_OUTCOME: (spend, resolved),
+    }.get(Figure(name))
+    if simple is not None:  # the common figures, without the economics below
+        return _ratio(*simple)
     redo = p.human + p.rework
     human_terms = p.escalation * escalated + redo * failed + p.human * error
     harm = s["loss"] + redo * harmful
@@ -194,14 +202,6 @@ def evaluate(name: str, s: Mapping[str, FloatArray], p: EconParams) -> FloatArra
     fees = p.price * billable + base_fees
     positive_fees = np.where(fees > 0, fees, 0.0)
     match Figure(name):
-        case Figure.SUCCESS_RATE:
-            return _ratio(resolved, n)
-        case Figure.ESCALATION_RATE:
-            return _ratio(escalated, n)
-        case Figure.COST_PER_TASK:
-            return _ratio(spend, n)
-        case Figure.COST_PER_OUTCOME:
-            return _ratio(spend, resolved)
         case Figure.HARM_PER_TRIAL:
             return _ratio(harm, n)
         case Figure.ROI_TOKEN:
@@ -221,6 +221,8 @@ def evaluate(name: str, s: Mapping[str, FloatArray], p: EconParams) -> FloatArra
                 return np.full(np.shape(n), np.nan)
             per_trial = _ratio(spend, n) - p.base_fee
             return np.maximum(per_trial, 0.0) / p.price
+        case _:
+            raise ValueError(f"no formula for {name!r}")
 
 
 def sums_view(sums: FloatArray, names: Sequence[str]) -> dict[str, FloatArray]:

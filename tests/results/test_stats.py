@@ -98,9 +98,7 @@ def test_bootstrap_percentiles_match_a_direct_resampling() -> None:
     def mean(sample: list[float]) -> float:
         return sum(sample) / len(sample)
 
-    assert bootstrap_interval(groups, mean, resamples=200, seed=11) == pytest.approx(
-        interval(mean)
-    )
+    assert bootstrap_interval(groups, mean, resamples=200, seed=11) == pytest.approx(interval(mean))
     # another statistic on the same groups and seed reuses the draws and is still exact
     assert bootstrap_interval(groups, max, resamples=200, seed=11) == interval(max)
 
