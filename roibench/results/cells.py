@@ -256,7 +256,10 @@ def load_journal_cells(path: Path) -> JournalCells:
         b.start.append(start)
         b.end.append(start + t.duration_s)
     cells: dict[str, CellTrials] = {}
-    for label, b in builders.items():
+    order = [label for label in cell_entries if label in builders]  # the suite's cell order
+    order += [label for label in builders if label not in order]
+    for label in order:
+        b = builders[label]
         ids = tuple(sorted(set(b.task)))
         where = {task_id: i for i, task_id in enumerate(ids)}
         status = np.array([s.value for s in b.status])
