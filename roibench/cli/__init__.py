@@ -11,7 +11,7 @@ import importlib.util
 import typer
 
 # Order is the order in `roibench --help`.
-COMMAND_MODULES = ("check", "reprice", "compare", "report", "log", "init")
+COMMAND_MODULES = ("check", "reprice", "compare", "plan", "report", "log", "init")
 
 
 def register_all(app: typer.Typer) -> None:

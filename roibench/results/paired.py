@@ -20,14 +20,13 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from roibench.core.errors import InputError
 from roibench.results.cells import CellTrials, Fingerprint
-from roibench.results.power import mdd
+from roibench.results.power import PairedComponents, mdd
 from roibench.results.stats import (
     RESAMPLES,
     expanded_tail,
@@ -131,33 +130,6 @@ class PairedComparison(BaseModel):
     def figure(self, metric: str) -> PairedFigure | None:
         """The figure named `metric`, if reported."""
         return next((f for f in self.figures if f.metric == metric), None)
-
-
-@dataclass(frozen=True)
-class PairedComponents:
-    """Variance components of a paired difference on N tasks: ω_d² of the tasks' true
-    differences, σ² within a task of each cell, and each cell's mean 1/nᵢ."""
-
-    tasks: int
-    between: float
-    within_a: float
-    within_b: float
-    inv_k_a: float
-    inv_k_b: float
-
-    def var_of_difference(self, tasks: int | None = None, k: int | None = None) -> float:
-        """Var(Δ̂) = (ω_d² + σ_A²/k + σ_B²/k) / N — at the design that was run by default."""
-        n = self.tasks if tasks is None else tasks
-        if k is None:
-            return (self.between + self.within_a * self.inv_k_a + self.within_b * self.inv_k_b) / n
-        return (self.between + (self.within_a + self.within_b) / k) / n
-
-    def scaled(self, factor: float) -> PairedComponents:
-        """Every variance times `factor` (planning with an upper bound of the pilot's)."""
-        return PairedComponents(
-            self.tasks, self.between * factor, self.within_a * factor, self.within_b * factor,
-            self.inv_k_a, self.inv_k_b,
-        )  # fmt: skip
 
 
 def _per_task(cell: CellTrials, values: FloatArray, positions: FloatArray) -> FloatArray:
