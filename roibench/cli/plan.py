@@ -105,7 +105,8 @@ def make_plan(
     cells = list(journal.cells.values())
     arms = max(2, len(cells))
     pilot_tasks = max(len(c.task_ids) for c in cells)
-    available = tasks or _dataset_tasks(journal) or pilot_tasks
+    in_dataset = None if tasks is not None else _dataset_tasks(journal)
+    available = tasks or in_dataset or pilot_tasks
     priced = all(c.priced for c in cells)
     per_trial = sum(float(c.spend.sum()) / c.trials for c in cells) if priced else None
     if per_trial is not None and len(cells) == 1:
@@ -118,7 +119,7 @@ def make_plan(
         cost_per_task_trial=per_trial, throughput=throughput, max_spend=max_spend,
     )  # fmt: skip
     notes = list(result.notes)
-    if tasks is None and _dataset_tasks(journal) is None:
+    if tasks is None and in_dataset is None:
         notes.append(f"suite not found: assuming the pilot's {pilot_tasks} tasks are all there are")
     if len(cells) == 1:
         notes.append(
