@@ -285,5 +285,7 @@ def paired_main(
         from roibench.sinks.mlflow.comparison import log_comparisons
 
         name = experiment or str(a.journal.header.get("suite") or "roibench-comparisons")
-        run_id = log_comparisons(comparisons, name, sources=[s.run_id for s in (a, b) if s.run_id])
+        run_id = log_comparisons(
+            comparisons, name, sources=list(dict.fromkeys(s.run_id for s in (a, b) if s.run_id))
+        )
         err.print(f"MLflow: comparison run {run_id} in experiment '{name}'", highlight=False)
