@@ -17,7 +17,6 @@ baseline), with
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -30,6 +29,7 @@ from roibench.results.power import PairedComponents, mdd
 from roibench.results.stats import (
     RESAMPLES,
     expanded_tail,
+    one_blas_thread,
     percentile_interval,
     resample_weights,
     resampled_sums,
@@ -193,21 +193,29 @@ def components_of(
     return PairedComponents(len(common), between, wa, wb, inv_a, inv_b)
 
 
-@functools.lru_cache(maxsize=4)
-def sign_matrix(tasks: int, permutations: int, seed: int) -> tuple[FloatArray, bool]:
-    """±1 per (flip, task): all 2^N flips when 2^N ≤ permutations + 1, else `permutations`
-    seeded random ones (a stream apart from the bootstrap's). Also whether enumerated.
-    Cached and read-only, like the resample matrix: every pair of a comparison shares it."""
+FLIP_BLOCK = 1024
+"""Sign flips drawn and multiplied per block: memory stays at a block × N, whatever N."""
+
+
+def flipped_sums(half: FloatArray, permutations: int, seed: int) -> tuple[FloatArray, bool]:
+    """Σᵢ sᵢ · halfᵢ for each sign-flip vector s (one row per flip): all 2^N vectors when
+    2^N ≤ permutations + 1 (exact), else `permutations` seeded random ones drawn in blocks of
+    FLIP_BLOCK rows (a stream apart from the bootstrap's). Also whether enumerated."""
     import numpy as np
 
+    tasks = half.shape[0]
     if tasks <= 20 and 2**tasks <= permutations + 1:
         codes = np.arange(2**tasks, dtype=np.int64)[:, None] >> np.arange(tasks)
-        signs, exact = (codes & 1) * 2.0 - 1.0, True
-    else:
-        rng = np.random.default_rng([seed, 0x5167])
-        signs, exact = rng.integers(0, 2, size=(permutations, tasks)) * 2.0 - 1.0, False
-    signs.flags.writeable = False
-    return signs, exact
+        with one_blas_thread():
+            return ((codes & 1) * 2.0 - 1.0) @ half, True
+    rng = np.random.default_rng([seed, 0x5167])
+    out = np.empty((permutations, half.shape[1]))
+    with one_blas_thread():
+        for r0 in range(0, permutations, FLIP_BLOCK):
+            rows = min(FLIP_BLOCK, permutations - r0)
+            signs = rng.integers(0, 2, size=(rows, tasks), dtype=np.int8) * 2.0 - 1.0
+            out[r0 : r0 + rows] = signs @ half
+    return out, False
 
 
 def permutation_p(observed: float, null: FloatArray, exact: bool) -> float | None:
@@ -267,10 +275,9 @@ def paired_figures(
     both = resampled_sums(weights, np.hstack([xa.columns, xb.columns]))
     m = len(xa.names)
     boot_a, boot_b = sums_view(both[:, :m], xa.names), sums_view(both[:, m:], xb.names)
-    signs, exact = sign_matrix(tasks, permutations, seed)
     half = (xa.columns - xb.columns) / 2
     centre = (xa.columns.sum(axis=0) + xb.columns.sum(axis=0)) / 2
-    flipped = signs @ half
+    flipped, exact = flipped_sums(half, permutations, seed)
     perm_a = sums_view(centre + flipped, xa.names)
     perm_b = sums_view(centre - flipped, xb.names)
     tot_a, tot_b = (
@@ -302,7 +309,7 @@ def paired_figures(
             ci_high=None if ci is None else ci[1],
             p_value=p,
         )
-    return out, int(signs.shape[0]), exact
+    return out, int(flipped.shape[0]), exact
 
 
 def compare_cells(

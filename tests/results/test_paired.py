@@ -12,7 +12,7 @@ import numpy.typing as npt
 import pytest
 from scipy import stats
 
-from roibench.results.paired import holm, paired_figures, permutation_p, sign_matrix
+from roibench.results.paired import flipped_sums, holm, paired_figures, permutation_p
 from roibench.results.tasksums import EconParams, TaskMatrix, column_names
 
 Floats = npt.NDArray[np.float64]
@@ -85,9 +85,11 @@ def test_paired_bootstrap_matches_a_direct_resampling() -> None:
 
 
 def test_random_sign_flips_are_seeded_and_counted_with_the_observed() -> None:
-    a, exact = sign_matrix(30, 99, seed=3)
-    b, _ = sign_matrix(30, 99, seed=3)
-    assert not exact and a.shape == (99, 30) and (a == b).all() and set(np.unique(a)) == {-1, 1}
+    half = np.random.default_rng(0).normal(size=(30, 2))
+    sums, exact = flipped_sums(half, 2500, seed=3)  # three blocks
+    rng = np.random.default_rng([3, 0x5167])
+    signs = np.vstack([rng.integers(0, 2, size=(r, 30), dtype=np.int8) for r in (1024, 1024, 452)])
+    assert not exact and sums == pytest.approx((signs * 2.0 - 1.0) @ half)
     assert permutation_p(1.0, np.array([0.5, -2.0, 1.0, 0.1]), exact=False) == pytest.approx(3 / 5)
 
 
