@@ -153,7 +153,8 @@ class CellTrials:
         """Per-task sums of a per-trial array."""
         import numpy as np
 
-        return np.bincount(self.task, weights=values, minlength=len(self.task_ids))
+        sums = np.bincount(self.task, weights=values, minlength=len(self.task_ids))
+        return sums.astype(np.float64)
 
     def matrix(self, levels: Iterable[int]) -> TaskMatrix:
         """The cell's TaskMatrix (per-task totals, pass^j for each level)."""

@@ -266,7 +266,16 @@ def forest_plot(comparisons: Sequence[PairedComparison]) -> bytes:
     significant after Holm's correction (p_holm < 0.05), hollow ones are not."""
     rows = len(comparisons)
     fig = _figure(width=10.5, height=1.4 + 0.42 * rows, cols=len(FOREST_METRICS), top_in=0.5)
-    labels = [c.name for c in comparisons]
+    # the cells' common label prefix (e.g. 'refunds/react/sim/') goes into the title
+    parts = [label.split("/") for c in comparisons for label in (c.a, c.b)]
+    common = 0
+    while all(len(p) > common + 1 and p[common] == parts[0][common] for p in parts):
+        common += 1
+    prefix = "".join(f"{x}/" for x in parts[0][:common]) if parts else ""
+    labels = [f"{c.b[len(prefix) :]} vs {c.a[len(prefix) :]}" for c in comparisons]
+    if prefix:
+        fig.suptitle(f"{prefix}…  (Δ = B − A, 95% paired intervals)", fontsize=8, x=0.02,
+                     ha="left")  # fmt: skip
     for col, (metric, title, scale) in enumerate(FOREST_METRICS):
         ax = fig.add_subplot(1, len(FOREST_METRICS), col + 1)
         for i, c in enumerate(comparisons):
@@ -289,5 +298,6 @@ def forest_plot(comparisons: Sequence[PairedComparison]) -> bytes:
         ax.set_title(title, fontsize=8)
         ax.tick_params(axis="x", labelsize=7)
         ax.grid(alpha=0.3, axis="x")
-    fig.subplots_adjust(left=0.36)  # pair labels are long
+    longest = max((len(label) for label in labels), default=10)
+    fig.subplots_adjust(left=min(0.4, 0.03 + 0.0055 * longest))  # room for the pair labels
     return _png(fig)

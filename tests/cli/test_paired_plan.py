@@ -80,7 +80,7 @@ def test_paired_success_difference_and_mdd_by_hand(pilot: Path, tmp_path: Path) 
     d = [np.mean(b[t]) - np.mean(a[t]) for t in tasks]
 
     def within(x: dict[str, list[int]]) -> float:  # ANOVA mean square within
-        return sum((y - np.mean(v)) ** 2 for v in x.values() for y in v) / (n * k - n)
+        return sum(float(y - np.mean(v)) ** 2 for v in x.values() for y in v) / (n * k - n)
 
     wa, wb = within(a), within(b)
     omega = max(0.0, float(np.var(d, ddof=1)) - wa / k - wb / k)

@@ -75,8 +75,10 @@ def _expanded_tail(n: int) -> float:
 
 
 def test_expanded_tail_widens_small_samples() -> None:
-    assert expanded_tail(6) == pytest.approx(_expanded_tail(6))
-    assert expanded_tail(6) < 0.01 < expanded_tail(60) < 0.025  # n = 6: far wider
+    small, mid = expanded_tail(6), expanded_tail(60)
+    assert small is not None and mid is not None
+    assert small == pytest.approx(_expanded_tail(6))
+    assert small < 0.01 < mid < 0.025  # n = 6: far wider
     assert expanded_tail(100_000) == pytest.approx(0.025, abs=1e-4)  # large n: plain percentile
     assert expanded_tail(1) is None
 
