@@ -61,6 +61,7 @@ def _journal_of_run(run_id: str, scratch: Path) -> tuple[Path, str | None, str]:
 def resolve_side(ref: str, scratch: Path) -> Side:
     """A journal path (`PATH[#CELL]`) or an MLflow run id (`ID[#CELL]`)."""
     from roibench.results.cells import load_journal_cells
+    from roibench.run.plan import read_run_spec
 
     target, _, cell = ref.partition("#")
     path = Path(target)
@@ -70,7 +71,7 @@ def resolve_side(ref: str, scratch: Path) -> Side:
         cell = cell or run_cell or ""
     if not path.is_file():
         raise InputError("no journal (or MLflow run id) here", file=target, field="--paired")
-    journal = load_journal_cells(path)
+    journal = load_journal_cells(path, read_run_spec(path))
     if cell and cell not in journal.cells:
         known = ", ".join(journal.cells) or "none"
         raise InputError(f"no cell {cell!r} in the journal (cells: {known})", file=path)
@@ -284,7 +285,7 @@ def paired_main(
     if log_mlflow:
         from roibench.sinks.mlflow.comparison import log_comparisons
 
-        name = experiment or str(a.journal.header.get("suite") or "roibench-comparisons")
+        name = experiment or a.journal.spec.suite.name
         run_id = log_comparisons(
             comparisons, name, sources=list(dict.fromkeys(s.run_id for s in (a, b) if s.run_id))
         )

@@ -19,12 +19,15 @@ if TYPE_CHECKING:
 
 
 def _dataset_tasks(journal: JournalCells) -> int | None:
-    """Tasks in the smallest dataset of the suite the pilot ran (today's files: a plan is for
-    the next run); None when the suite cannot be rebuilt."""
-    from roibench.run.session import plan_from_journal
+    """Tasks in the smallest dataset of the suite the pilot ran, planned again from the suite
+    text its RunSpec recorded (today's task files: a plan is for the next run); None when the
+    suite cannot be planned again."""
+    from roibench.config.suite import parse_suite
+    from roibench.run.runner import plan_suite
 
+    suite = journal.spec.suite
     try:
-        plan = plan_from_journal(journal.header, journal.path)
+        plan = plan_suite(parse_suite(suite.text, Path(suite.file)))
     except (InputError, ValueError, OSError):
         return None
     sizes = [len(c.dataset.tasks) for c in plan.cells if c.label in journal.cells]
@@ -97,8 +100,9 @@ def make_plan(
     """The plan for a pilot journal."""
     from roibench.results.cells import load_journal_cells
     from roibench.results.power import plan_design
+    from roibench.run.plan import read_run_spec
 
-    journal = load_journal_cells(pilot)
+    journal = load_journal_cells(pilot, read_run_spec(pilot))
     if not journal.cells:
         raise InputError("the pilot journal has no trials", file=pilot)
     pairs, shown = targets_of(journal, metric, detect)

@@ -218,6 +218,7 @@ def journal_comparisons(client: MlflowClient, run_id: str) -> list[PairedCompari
     from roibench.core.errors import InputError
     from roibench.results.cells import load_journal_cells
     from roibench.results.paired import adjust_holm, compare_cells
+    from roibench.run.plan import read_run_spec
 
     with tempfile.TemporaryDirectory() as tmp:
         try:
@@ -228,7 +229,7 @@ def journal_comparisons(client: MlflowClient, run_id: str) -> list[PairedCompari
         if not files:
             return "This run has no journal artifact: no paired comparison."
         try:
-            journal = load_journal_cells(files[0])
+            journal = load_journal_cells(files[0], read_run_spec(files[0]))
         except InputError as exc:
             return f"The journal could not be read ({exc.detail})."
     cells = list(journal.cells.values())

@@ -3,23 +3,22 @@ resample — with the value model, outcome pricing and seed the journal recorded
 cell's comparability fingerprint.
 
 Read from the journal alone (never today's suite or code): task ids and outcomes from the
-trials, prices as the calls recorded them, economics from the header.
+trials, prices as the calls recorded them, economics and digests from its RunSpec.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from roibench.config.value import OutcomePricing, ValueModel
-from roibench.core.errors import InputError
 from roibench.core.outcomes import OutcomeStatus
-from roibench.journal.store import iter_trials, read_header
+from roibench.journal.spec import CellSpec, RunSpec
+from roibench.journal.store import iter_trials
 from roibench.results.cluster import VarianceComponents, components_from_sums
 from roibench.results.tally import USER_SIM_ROLE
 from roibench.results.tasksums import EconParams, TaskMatrix, column_names
@@ -35,7 +34,8 @@ if TYPE_CHECKING:
 class Fingerprint(BaseModel):
     """What must agree for two cells' per-task differences to mean anything: the same tasks,
     graded by the same grader under the same policy, from the same dataset. Digests the
-    journal does not record are None (not compared)."""
+    journal does not record (a workflow defined outside a file has no code digest) are None:
+    not compared, and said so."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -65,34 +65,22 @@ class Fingerprint(BaseModel):
         return [n.removesuffix("_sha256") for n in names if getattr(self, n) is None]
 
 
-def _recorded_digest(header: Mapping[str, Any], cell: str, kind: str) -> str | None:
-    """A digest the journal header records for `cell`: `<kind>_sha256` in the cell's entry of
-    the header's `spec` (the typed RunSpec header), else of its `economics` block."""
-    for block in ("spec", "economics"):
-        section = header.get(block)
-        cells = section.get("cells") if isinstance(section, Mapping) else None
-        entry = cells.get(cell) if isinstance(cells, Mapping) else None
-        value = entry.get(f"{kind}_sha256") if isinstance(entry, Mapping) else None
-        if isinstance(value, str) and value:
-            return value
-    return None
-
-
 def comparability_fingerprint(
-    header: Mapping[str, Any], cell: str, workflow: str, task_ids: Iterable[str]
+    cell: CellSpec | None, workflow: str, task_ids: Iterable[str]
 ) -> Fingerprint:
-    """The fingerprint of one cell of a journal: its workflow and task ids (from its trials)
-    and whatever dataset, grader and policy digests the header records. The one place that
-    reads them, so a richer header (RunSpec) only changes this function."""
+    """The fingerprint of one cell of a journal: its workflow and the task ids its trials ran,
+    and the digests its RunSpec records — the dataset file, the policy, and the workflow's
+    code (which is its grader). The one place that decides what must match."""
     ids = sorted(set(task_ids))
     digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()
+    wf = cell.workflow if cell is not None else None
     return Fingerprint(
         workflow=workflow,
         tasks=len(ids),
         task_ids_sha256=digest,
-        dataset_sha256=_recorded_digest(header, cell, "dataset"),
-        grader_sha256=_recorded_digest(header, cell, "grader"),
-        policy_sha256=_recorded_digest(header, cell, "policy"),
+        dataset_sha256=wf.dataset_sha256 if wf is not None else None,
+        grader_sha256=wf.code_sha256 if wf is not None else None,
+        policy_sha256=wf.policy_sha256 if wf is not None else None,
     )
 
 
@@ -134,7 +122,7 @@ class CellTrials:
     """UTC start of each trial (epoch seconds)."""
     end: FloatArray
     params: EconParams | None
-    """The recorded value model and outcome pricing; None when the header lacks them."""
+    """The recorded value model and outcome pricing; None when the RunSpec lacks the cell."""
     fingerprint: Fingerprint
 
     @property
@@ -201,7 +189,7 @@ class JournalCells:
     """Every cell of one journal."""
 
     path: Path
-    header: dict[str, Any]
+    spec: RunSpec
     cells: dict[str, CellTrials]
     """By label, in the order the journal first shows them."""
     seed: int
@@ -215,37 +203,20 @@ class JournalCells:
         return max(ends) - min(starts) if starts else None
 
 
-def _econ_params(header: Mapping[str, Any], label: str, path: Path) -> EconParams | None:
-    econ = header.get("economics")
-    if not isinstance(econ, Mapping):
-        return None
-    cell = (econ.get("cells") or {}).get(label)
-    if not isinstance(cell, Mapping) or "outcome_pricing" not in econ:
-        return None
-    try:
-        value = ValueModel.model_validate(cell["value_model"])
-        pricing = OutcomePricing.model_validate(econ["outcome_pricing"])
-    except (ValidationError, KeyError) as exc:
-        raise InputError(f"bad economics in the header: {exc}", file=path, line=1) from None
-    return EconParams.of(value, pricing)
-
-
-def load_journal_cells(path: Path) -> JournalCells:
-    """Read a journal's trials once into per-cell arrays."""
+def load_journal_cells(path: Path, spec: RunSpec) -> JournalCells:
+    """Read a journal's trials once into per-cell arrays; `spec` is the journal's RunSpec (as
+    `run.plan.read_run_spec` reads it, older schemas upgraded): the value model, write tools,
+    outcome pricing, seed and digests come from it."""
     import numpy as np
 
-    header = read_header(path)
-    econ = header.get("economics") if isinstance(header.get("economics"), Mapping) else {}
-    assert isinstance(econ, Mapping)
-    cell_entries = econ.get("cells") if isinstance(econ.get("cells"), Mapping) else {}
-    assert isinstance(cell_entries, Mapping)
+    recorded = {c.label: c for c in spec.cells}
     builders: dict[str, _Builder] = {}
     for t in iter_trials(path):
         b = builders.get(t.cell)
         if b is None:
-            entry = cell_entries.get(t.cell)
-            tools = entry.get("write_tools", []) if isinstance(entry, Mapping) else []
-            b = builders[t.cell] = _Builder(t.workflow, frozenset(str(x) for x in tools))
+            entry = recorded.get(t.cell)
+            tools = entry.workflow.write_tools if entry is not None else ()
+            b = builders[t.cell] = _Builder(t.workflow, frozenset(tools))
         b.task.append(t.task_id)
         b.status.append(t.outcome.status)
         costs = [c.cost_usd for c in t.calls if c.role != USER_SIM_ROLE]
@@ -257,7 +228,7 @@ def load_journal_cells(path: Path) -> JournalCells:
         b.start.append(start)
         b.end.append(start + t.duration_s)
     cells: dict[str, CellTrials] = {}
-    order = [label for label in cell_entries if label in builders]  # the suite's cell order
+    order = [label for label in recorded if label in builders]  # the suite's cell order
     order += [label for label in builders if label not in order]
     for label in order:
         b = builders[label]
@@ -285,8 +256,9 @@ def load_journal_cells(path: Path) -> JournalCells:
             actions=np.array(b.actions, dtype=np.float64),
             start=np.array(b.start),
             end=np.array(b.end),
-            params=_econ_params(header, label, path),
-            fingerprint=comparability_fingerprint(header, label, b.workflow, ids),
+            params=EconParams.of(recorded[label].workflow.value_model, spec.outcome_pricing)
+            if label in recorded
+            else None,
+            fingerprint=comparability_fingerprint(recorded.get(label), b.workflow, ids),
         )
-    seed = econ.get("bootstrap_seed", header.get("seed", 0))
-    return JournalCells(path, header, cells, int(seed) if isinstance(seed, int) else 0)
+    return JournalCells(path, spec, cells, spec.seed)

@@ -132,6 +132,23 @@ def test_cells_on_different_tasks_are_refused_unless_forced(pilot: Path, tmp_pat
     assert rows[0]["tasks"] == "29"  # the common tasks
 
 
+def test_cells_of_another_dataset_are_refused(pilot: Path, tmp_path: Path) -> None:
+    """The same tasks, but the RunSpec records another dataset digest for the budget cell."""
+    header, *rest = pilot.read_text().splitlines(keepends=True)
+    spec = json.loads(header)
+    for cell in spec["spec"]["cells"]:
+        if cell["label"] == BUDGET:
+            cell["workflow"]["dataset_sha256"] = "f" * 64
+    other = tmp_path / "other.jsonl"
+    other.write_text(json.dumps(spec) + "\n" + "".join(rest))
+    refused = roibench("compare", "--paired", f"{pilot}#{FRONTIER}", f"{other}#{BUDGET}",
+                       cwd=tmp_path)  # fmt: skip
+    assert refused.returncode == 2 and "dataset digest" in refused.stderr, refused.stderr
+    same = roibench("compare", "--paired", f"{pilot}#{FRONTIER}", f"{pilot}#{BUDGET}",
+                    cwd=tmp_path)  # fmt: skip
+    assert "not recorded in the journals" not in same.stdout  # RunSpec records every digest
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
