@@ -173,8 +173,10 @@ def components_of(
 
     if len(common) < 2:
         return None
-    pos_a = np.array([a.task_ids.index(t) for t in common], dtype=np.float64)
-    pos_b = np.array([b.task_ids.index(t) for t in common], dtype=np.float64)
+    where_a = {t: i for i, t in enumerate(a.task_ids)}
+    where_b = {t: i for i, t in enumerate(b.task_ids)}
+    pos_a = np.array([where_a[t] for t in common], dtype=np.float64)
+    pos_b = np.array([where_b[t] for t in common], dtype=np.float64)
     va, vb = trial_variable(a, metric, pos_a), trial_variable(b, metric, pos_b)
     if va is None or vb is None:
         return None

@@ -170,3 +170,29 @@ def test_comparison_run_page_shows_the_deltas(
     shot.unlink(missing_ok=True)
     browse(url, tmp_path / "profile", budget_ms=15_000, extra=[f"--screenshot={shot}"])
     assert shot.read_bytes().startswith(b"\x89PNG")
+
+
+def test_report_paired_section_renders_in_a_browser(
+    finished_runs: FinishedRuns, tmp_path: Path
+) -> None:
+    """`roibench report` of the full run, opened in headless Chromium from disk: the paired
+    section and its forest plot render (offline: the file needs nothing else)."""
+    from mlflow_server_fixture import BIN, roibench_env
+
+    html = tmp_path / "report.html"
+    out = subprocess.run(
+        [str(BIN / "roibench"), "report", finished_runs.full, "--output", str(html)],
+        capture_output=True, text=True, env=roibench_env(finished_runs.server.url), timeout=240,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    url = html.as_uri()
+    text = page_text(url, tmp_path / "profile", ["Is the difference real?"])
+    assert "Is the difference real?" in text
+    assert "refunds/react/sim/budget vs refunds/react/sim/frontier" in text
+    assert "Paired differences with 95% intervals" in text  # the forest plot's caption
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "report-paired-section.png"
+    shot.unlink(missing_ok=True)
+    browse(url + "#paired", tmp_path / "profile", budget_ms=5_000,
+           extra=[f"--screenshot={shot}"])  # fmt: skip
+    assert shot.read_bytes().startswith(b"\x89PNG") and shot.stat().st_size > 20_000
