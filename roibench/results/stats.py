@@ -73,7 +73,7 @@ RESAMPLES = 1000
 """Bootstrap resamples per interval."""
 
 
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=2)
 def resample_weights(n: int, resamples: int, seed: int) -> npt.NDArray[np.int32]:
     """The bootstrap's resample matrix for n groups (tasks): row b holds how often each group
     is drawn in resample b (n draws with replacement, numpy's PCG64 seeded with `seed`).
@@ -82,9 +82,14 @@ def resample_weights(n: int, resamples: int, seed: int) -> npt.NDArray[np.int32]
     import numpy as np
 
     rng = np.random.default_rng(seed)
-    draws = rng.integers(0, n, size=(resamples, n))
-    flat = (np.arange(resamples, dtype=np.int64)[:, None] * n + draws).ravel()
-    weights = np.bincount(flat, minlength=resamples * n).astype(np.int32).reshape(resamples, n)
+    weights = np.empty((resamples, n), dtype=np.int32)
+    step = max(1, 2**20 // max(n, 1))  # rows per block: ~8 MB of draws whatever n is
+    for r0 in range(0, resamples, step):
+        # 64-bit bounded draws are sequential: blocks give the same stream as one draw
+        rows = min(step, resamples - r0)
+        draws = rng.integers(0, n, size=(rows, n))
+        flat = (np.arange(rows, dtype=np.int64)[:, None] * n + draws).ravel()
+        weights[r0 : r0 + rows] = np.bincount(flat, minlength=rows * n).reshape(rows, n)
     weights.flags.writeable = False
     return weights
 
