@@ -108,6 +108,22 @@ def pairs_of(a: Side, b: Side) -> list[tuple[CellTrials, CellTrials]]:
     )
 
 
+def agents_on_the_simulator(a: Side, b: Side, comparisons: list[PairedComparison]) -> bool:
+    """Whether a pair differs only in agent (cells are 'workflow/agent/model') with both cells
+    on the built-in simulator, whose acting-model behaviour does not depend on the agent."""
+
+    def simulated(side: Side, label: str) -> bool:
+        cells = {c.label: c for c in side.journal.spec.cells}
+        return label in cells and cells[label].simulated
+
+    for c in comparisons:
+        pa, pb = c.a.split("/", 2), c.b.split("/", 2)
+        agent_only = len(pa) == len(pb) == 3 and (pa[0], pa[2]) == (pb[0], pb[2])
+        if agent_only and pa[1] != pb[1] and simulated(a, c.a) and simulated(b, c.b):
+            return True
+    return False
+
+
 def run_comparisons(
     a: Side,
     b: Side,
@@ -277,6 +293,11 @@ def paired_main(
             for line in notes(c):
                 console.print(line, highlight=False, soft_wrap=True)
         text = console.export_text()
+    if agents_on_the_simulator(a, b, comparisons):
+        from roibench.sim.profiles import AGENTS_ON_THE_SIMULATOR
+
+        err.print(f"[bold yellow]note:[/] {AGENTS_ON_THE_SIMULATOR}", highlight=False,
+                  soft_wrap=True)  # fmt: skip
     if output is None:
         print(text, end="")
     else:

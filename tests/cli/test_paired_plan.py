@@ -245,3 +245,21 @@ def test_plan_bad_input_exits_2(pilot: Path, tmp_path: Path, args: list[str], me
 
 def test_holm_helper_is_monotone() -> None:
     assert holm([0.01, 0.02, 0.5]) == pytest.approx([0.03, 0.04, 0.5])
+
+
+def test_agents_compared_on_the_simulator_get_a_note(tmp_path: Path) -> None:
+    base = REPO / "evals" / "shared" / "sim_models.toml"
+    suite = f'extends = "{base}"\nname = "two-agents"\nworkflows = ["refunds"]\n'
+    suite += 'agents = ["react", "self_check"]\n'
+
+    (tmp_path / "two_agents.toml").write_text(suite)
+    out = roibench("run", str(tmp_path / "two_agents.toml"), "--no-mlflow", "--limit", "4",
+                   "--trials", "2", "--out", str(tmp_path / "runs"), cwd=tmp_path)  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    (journal,) = (tmp_path / "runs").rglob("journal.jsonl")
+    agents = roibench("compare", "--paired", f"{journal}#refunds/react/sim/frontier",
+                      f"{journal}#refunds/self_check/sim/frontier", cwd=tmp_path)  # fmt: skip
+    assert agents.returncode == 0 and "differ only in agent" in agents.stderr
+    models = roibench("compare", "--paired", f"{journal}#refunds/react/sim/frontier",
+                      f"{journal}#refunds/react/sim/budget", cwd=tmp_path)  # fmt: skip
+    assert models.returncode == 0 and "differ only in agent" not in models.stderr
