@@ -173,3 +173,32 @@ def finished_runs(
     }
     assert set(parents) == set(procs), parents
     return FinishedRuns(mlflow_server, experiment_id, parents["1.0"], parents["0.5"], out)
+
+
+COMPARISON_EXPERIMENT = "issue17-comparisons"
+"""Where the paired comparison run goes (apart: the UI test counts issue6-e2e's runs)."""
+
+
+@dataclass(frozen=True)
+class ComparisonRun:
+    """`roibench compare --paired --mlflow` of two cells of the full run, on the server."""
+
+    runs: FinishedRuns
+    run_id: str
+    a: str
+    b: str
+
+
+@pytest.fixture(scope="session")
+def comparison_run(finished_runs: FinishedRuns) -> ComparisonRun:
+    """budget against frontier in the full run, by run id (the journal artifact is read)."""
+    a, b = "refunds/react/sim/frontier", "refunds/react/sim/budget"
+    out = subprocess.run(
+        [str(BIN / "roibench"), "compare", "--paired", f"{finished_runs.full}#{a}",
+         f"{finished_runs.full}#{b}", "--mlflow", "--experiment", COMPARISON_EXPERIMENT],
+        capture_output=True, text=True, env=roibench_env(finished_runs.server.url),
+        cwd=finished_runs.out, timeout=240,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-4000:]
+    run_id = out.stderr.split("comparison run ")[1].split()[0]
+    return ComparisonRun(finished_runs, run_id, a, b)

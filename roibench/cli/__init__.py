@@ -12,7 +12,7 @@ import typer
 
 # Order is the order in `roibench --help`.
 COMMAND_MODULES = (
-    "check", "show", "regrade", "runs", "reprice", "compare", "report", "log", "init",
+    "check", "show", "regrade", "runs", "reprice", "compare", "plan", "report", "log", "init",
 )  # fmt: skip
 
 

@@ -253,9 +253,32 @@ def compare(
         list[str] | None, typer.Option("--metric", "-m", help="Extra column (repeatable).")
     ] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file.")] = None,
+    paired: Annotated[
+        tuple[str, str] | None,
+        typer.Option(
+            "--paired",
+            help="Paired test of B against baseline A on their common tasks, from the "
+            "journals: JOURNAL[#CELL] or MLflow run id (a whole run pairs its cells).",
+            metavar="A B",
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option(help="--paired: pair despite differing tasks/digests (recorded).")
+    ] = False,
+    seed: Annotated[
+        int | None, typer.Option(help="--paired: bootstrap seed (default: the run's).")
+    ] = None,
+    resamples: Annotated[int, typer.Option(min=100, help="--paired: bootstrap resamples.")] = 1000,
+    permutations: Annotated[
+        int, typer.Option(min=99, help="--paired: random sign flips for the p-value.")
+    ] = 9999,
+    log_mlflow: Annotated[
+        bool,
+        typer.Option("--mlflow/--no-mlflow", help="--paired: log a comparison run to MLflow."),
+    ] = False,
 ) -> None:
-    """Compare cells across runs from the tracking server ($MLFLOW_TRACKING_URI)."""
-    from mlflow import MlflowClient
+    """Compare cells across runs from the tracking server ($MLFLOW_TRACKING_URI), or two
+    cells/runs task by task from their journals (--paired)."""
     from rich.console import Console
 
     from roibench.core.errors import InputError
@@ -265,11 +288,28 @@ def compare(
     if fmt not in FORMATS:
         err.print(f"[bold red]error:[/] --format must be one of {', '.join(FORMATS)}")
         raise typer.Exit(2)
+    if paired is not None:
+        from roibench.cli.paired import paired_main
+
+        try:
+            paired_main(
+                paired[0], paired[1], force=force, seed=seed, resamples=resamples,
+                permutations=permutations, fmt_name=fmt, output=output, log_mlflow=log_mlflow,
+                experiment=(experiment or [None])[0],
+            )  # fmt: skip
+        except InputError as exc:
+            from rich.markup import escape
+
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        return
     try:
         require_tracking_store()  # never a new, empty store where none is
     except InputError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from None
+    from mlflow import MlflowClient
+
     client = MlflowClient()
     try:
         runs = select_cell_runs(client, experiment or [], run or [])

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
     from mlflow.entities import Run
 
+    from roibench.results.paired import PairedComparison
+
 PLOT_TITLES = {
     "success_vs_cost_per_outcome.png": "Success rate vs cost per successful outcome",
     "roi_vs_outcome_price.png": "Buyer ROI vs outcome price, per cell",
@@ -40,7 +42,25 @@ figcaption{color:#5f7281;font-size:.85rem}code{background:#f3f5f7;padding:0 .2re
 METHOD_NOTES = [
     (
         "Success rate",
-        "resolved trials / all trials of the cell (N tasks × k trials); 95% Wilson interval.",
+        "resolved trials / all trials of the cell (N tasks × k trials). The 95% interval "
+        "counts the k trials of a task as one cluster: Wilson's interval at the effective "
+        "sample size p(1 − p) / V_CR, with V_CR the cluster-robust variance and Student's t on "
+        "N − 1 degrees of freedom (the naive pooled Wilson interval is logged as "
+        "success_rate_wilson_pooled_ci_*).",
+    ),
+    (
+        "ICC, MDD",
+        "ICC = ω² / (ω² + σ²): between-task variance of the success indicator over the total. "
+        "MDD: the smallest success-rate difference a paired comparison of this design (N "
+        "tasks, k trials) with a like cell would detect at 80% power and α = 0.05: "
+        "(t + t) · sqrt(2 (ω² + σ²/k) / N).",
+    ),
+    (
+        "Paired comparisons",
+        "Δ = B − A on the tasks both cells ran; 95% paired task-bootstrap interval (each task "
+        "with its trials in both cells, expanded percentile); two-sided sign-flip permutation "
+        "p-value; Holm's correction across the pairs shown. A difference smaller than the MDD "
+        "would likely go unseen: 'not significant' is not 'no difference'.",
     ),
     (
         "pass^k",
@@ -90,6 +110,8 @@ COLUMNS = [  # (metric, header, kind)
     ("roi_outcome_pricing", "ROI outcome", "ratio"),
     ("vendor_margin_outcome", "vendor margin", "pct"),
     ("latency_p50_s", "latency p50 s", "ratio"),
+    ("success_icc", "ICC", "ratio"),
+    ("mdd_success_rate", "MDD success", "pct"),
 ]
 
 
@@ -188,7 +210,121 @@ def setup_table(cells: list[Run]) -> str:
     return f'<table><tr><th class="l">cell</th>{head}</tr>{"".join(rows)}</table>'
 
 
-def render_report(parent: Run, cells: list[Run], images: dict[str, bytes]) -> str:
+MAX_ALL_PAIRS = 6
+"""Up to this many cells, the report compares every pair; beyond, each against the first."""
+
+
+def journal_comparisons(client: MlflowClient, run_id: str) -> list[PairedComparison] | str:
+    """Paired comparisons of the suite run's cells, from its journal artifact; or why not."""
+    from itertools import combinations
+
+    from roibench.core.errors import InputError
+    from roibench.results.cells import load_journal_cells
+    from roibench.results.paired import adjust_holm, compare_cells
+    from roibench.run.plan import read_run_spec
+
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            local = Path(client.download_artifacts(run_id, "journal", tmp))
+        except Exception:
+            return "This run has no journal artifact: no paired comparison."
+        files = sorted(local.glob("*.jsonl")) if local.is_dir() else [local]
+        if not files:
+            return "This run has no journal artifact: no paired comparison."
+        try:
+            journal = load_journal_cells(files[0], read_run_spec(files[0]))
+        except InputError as exc:
+            return f"The journal could not be read ({exc.detail})."
+    cells = list(journal.cells.values())
+    if len(cells) < 2:
+        return "One cell: nothing to compare."
+    if len(cells) <= MAX_ALL_PAIRS:
+        pairs = list(combinations(cells, 2))
+    else:
+        pairs = [(cells[0], c) for c in cells[1:]]
+    found = []
+    for a, b in pairs:
+        try:
+            found.append(compare_cells(a, b, seed=journal.seed))
+        except InputError:
+            continue  # not comparable (different tasks or workflow): not shown
+    return adjust_holm(found) if found else "No two cells ran the same tasks."
+
+
+def paired_section(paired: list[PairedComparison] | str | None) -> list[str]:
+    """'Is the difference real?': per pair Δ with interval, p-values and MDD, and the forest
+    plot."""
+    if paired is None:
+        return []
+    parts = ["<h2>Is the difference real?</h2>"]
+    if isinstance(paired, str):
+        return [*parts, f"<p>{_esc(paired)}</p>"]
+    from roibench.sinks.plots import forest_plot
+
+    head = "".join(f"<th>{h}</th>" for h in ("Δ (B − A)", "95% interval", "p", "p (Holm)", "MDD"))
+    rows = []
+    for c in paired:
+        for metric, label, kind in PAIRED_SHOWN:
+            f = c.figure(metric)
+            if f is None:
+                continue
+            interval = (
+                f"{_delta(f.ci_low, kind)} – {_delta(f.ci_high, kind)}"
+                if f.ci_low is not None and f.ci_high is not None
+                else "—"
+            )
+            rows.append(
+                f'<tr><td class="l">{_esc(c.name)}</td><td class="l">{_esc(label)}</td>'
+                f"<td>{_delta(f.delta, kind)}</td><td>{interval}</td><td>{_p(f.p_value)}</td>"
+                f"<td>{_p(f.p_holm)}</td><td>{_delta(f.mdd, kind, signed=False)}</td></tr>"
+            )
+    png = base64.b64encode(forest_plot(paired)).decode("ascii")
+    caption = "Paired differences with 95% intervals (filled: p (Holm) < 0.05)"
+    first = paired[0]
+    return [
+        *parts,
+        f'<table id="paired"><tr><th class="l">pair</th><th class="l">figure</th>{head}</tr>'
+        + "".join(rows)
+        + "</table>",
+        f'<p class="meta">{first.tasks} common tasks; Δ = B − A; {first.resamples} paired '
+        f"bootstrap resamples (seed {first.seed}); sign-flip p-values; Holm across the "
+        f"{len(paired)} pair(s). MDD: minimum detectable difference of this design at 80% "
+        "power, α = 0.05 — a real difference below it would likely go unseen.</p>",
+        f'<figure><img alt="{_esc(caption)}" src="data:image/png;base64,{png}">'
+        f"<figcaption>{_esc(caption)}</figcaption></figure>",
+    ]
+
+
+PAIRED_SHOWN = (  # (metric, label, kind)
+    ("success_rate", "success rate", "pt"),
+    ("pass_hat_k", "pass^k", "pt"),
+    ("cost_per_outcome_usd", "cost / outcome", "usd"),
+    ("roi_outcome_pricing", "ROI outcome", "ratio"),
+    ("harm_per_trial_usd", "harm $ / trial", "usd"),
+)
+
+
+def _delta(value: float | None, kind: str, *, signed: bool = True) -> str:
+    if value is None:
+        return "—"
+    if kind == "pt":
+        return f"{value * 100:{'+' if signed else ''}.1f} pt"
+    if kind == "usd":
+        sign = "-" if value < 0 else ("+" if signed else "")
+        return f"{sign}${abs(value):,.4f}"
+    return f"{value:{'+' if signed else ''},.2f}"
+
+
+def _p(value: float | None) -> str:
+    return "—" if value is None else (f"{value:.4f}" if value >= 0.0001 else f"{value:.1e}")
+
+
+def render_report(
+    parent: Run,
+    cells: list[Run],
+    images: dict[str, bytes],
+    paired: list[PairedComparison] | str | None = None,
+) -> str:
     """The whole HTML document."""
     tags, params = parent.data.tags, parent.data.params
     simulated = tags.get("roibench.simulated") == "true" or any(
@@ -237,6 +373,7 @@ def render_report(parent: Run, cells: list[Run], images: dict[str, bytes]) -> st
             f'<figure><img alt="{_esc(caption)}" src="data:image/png;base64,{data}">'
             f"<figcaption>{_esc(caption)}</figcaption></figure>"
         )
+    parts += paired_section(paired)
     parts += ["<h2>Setup</h2>", setup_table(cells), "<h2>Method</h2>", "<dl>"]
     for term, text in METHOD_NOTES:
         parts.append(f"<dt><b>{_esc(term)}</b></dt><dd>{_esc(text)}</dd>")
@@ -283,7 +420,8 @@ def report(
     if not cells:
         err.print(f"[bold red]error:[/] run {run_id} has no roibench cell runs", highlight=False)
         raise typer.Exit(2)
-    text = render_report(parent, cells, plot_images(client, parent.info.run_id))
+    paired = journal_comparisons(client, parent.info.run_id)
+    text = render_report(parent, cells, plot_images(client, parent.info.run_id), paired)
     path = output or Path(f"report-{parent.info.run_id}.html")
     path.write_text(text, encoding="utf-8")
     err.print(f"wrote {path} ({len(cells)} cells)", highlight=False)

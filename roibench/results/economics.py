@@ -15,8 +15,21 @@ from decimal import Decimal
 from roibench.config.value import OutcomePricing, ValueModel
 from roibench.core.outcomes import Counts
 from roibench.core.records import TrialRecord
-from roibench.results.stats import bootstrap_interval, pass_hat_k, wilson_interval
+from roibench.results.cluster import (
+    VarianceComponents,
+    binary_components,
+    cluster_wilson_interval,
+)
+from roibench.results.power import like_cell_mdd
+from roibench.results.stats import RESAMPLES, pass_hat_k, wilson_interval
 from roibench.results.tally import CellTally, TaskTally
+from roibench.results.tasksums import (
+    EconParams,
+    Figure,
+    cell_intervals,
+    matrix_of_tallies,
+    pass_name,
+)
 
 ZERO = Decimal(0)
 
@@ -36,6 +49,7 @@ class CellEconomics:
     trials_per_task: int
     success_rate: float
     success_rate_ci: tuple[float, float] | None
+    """Cluster-aware (trials nested in tasks): see `cluster.cluster_wilson_interval`."""
     pass_hat: dict[int, float]
     spend_usd: Decimal | None
     unpriced_calls: int
@@ -60,6 +74,18 @@ class CellEconomics:
     break_even_success_rate: Decimal | None
     write_actions: int
     success_rate_boot_ci: tuple[float, float] | None = None
+    success_rate_wilson_pooled_ci: tuple[float, float] | None = None
+    """The naive Wilson interval over all N × k trials as if independent (too narrow when
+    trials of a task agree)."""
+    success_components: VarianceComponents | None = None
+    """Between-task ω², within-task σ², ICC of the success indicator."""
+    mdd_success_rate: float | None = None
+    """Minimum detectable success-rate difference (80% power, α = 0.05) against a cell of the
+    same design on the same tasks (`power.like_cell_mdd`)."""
+    pass_hat_ci: dict[int, tuple[float, float] | None] = field(default_factory=dict)
+    price_corridor_low_ci: tuple[float, float] | None = None
+    price_corridor_high_ci: tuple[float, float] | None = None
+    break_even_ci: tuple[float, float] | None = None
     net_savings_token_usd: Decimal | None = None
     net_savings_outcome_usd: Decimal | None = None
     notes: list[str] = field(default_factory=list)
@@ -68,6 +94,43 @@ class CellEconomics:
     def priced(self) -> bool:
         """True when every call had a price."""
         return self.spend_usd is not None
+
+
+CELL_INTERVALS = (
+    Figure.SUCCESS_RATE,
+    Figure.COST_PER_OUTCOME,
+    Figure.ROI_TOKEN,
+    Figure.ROI_OUTCOME,
+    Figure.VENDOR_MARGIN,
+    Figure.CORRIDOR_LOW,
+    Figure.CORRIDOR_HIGH,
+    Figure.BREAK_EVEN,
+)
+"""The figures of a cell with a task-bootstrap interval (besides pass^j)."""
+
+
+def statistics_metrics(econ: CellEconomics) -> dict[str, float | None]:
+    """The cell's decision statistics as metrics: the naive pooled Wilson interval, intervals
+    of pass^j, the corridor bounds and break-even, the success indicator's variance
+    components (ω², σ², ICC, design effect) and the minimum detectable difference."""
+    m: dict[str, float | None] = {}
+    intervals = {
+        "success_rate_wilson_pooled": econ.success_rate_wilson_pooled_ci,
+        "price_corridor_low_usd": econ.price_corridor_low_ci,
+        "price_corridor_high_usd": econ.price_corridor_high_ci,
+        "break_even_success_rate": econ.break_even_ci,
+    } | {pass_name(j): ci for j, ci in econ.pass_hat_ci.items()}
+    for name, ci in intervals.items():
+        if ci is not None:
+            m[f"{name}_ci_low"], m[f"{name}_ci_high"] = ci
+    c = econ.success_components
+    if c is not None:
+        m["success_var_between_tasks"] = c.between
+        m["success_var_within_task"] = c.within
+        m["success_icc"] = c.icc
+        m["success_design_effect"] = c.design_effect
+    m["mdd_success_rate"] = econ.mdd_success_rate
+    return m
 
 
 def agg_counts(tasks: Iterable[TaskTally]) -> Counts:
@@ -143,7 +206,7 @@ def cell_economics(
     *,
     write_tools: frozenset[str] = frozenset(),
     bootstrap_seed: int = 0,
-    resamples: int = 1000,
+    resamples: int = RESAMPLES,
 ) -> CellEconomics:
     """Compute a cell's figures from its trials (README: "How costs and ROI are computed")."""
     return tally_economics(
@@ -161,7 +224,7 @@ def tally_economics(
     pricing: OutcomePricing,
     *,
     bootstrap_seed: int = 0,
-    resamples: int = 1000,
+    resamples: int = RESAMPLES,
 ) -> CellEconomics:
     """Compute a cell's figures from its running tally (README: "How costs and ROI are
     computed")."""
@@ -199,41 +262,14 @@ def tally_economics(
         if (v := pass_hat_k([(g.n, g.resolved) for g in groups], k)) is not None
     }
 
-    def cpo(sample: list[TaskTally]) -> float | None:
-        s = sum(g.resolved for g in sample)
-        return sum(g.spend_usd for g in sample) / s if s else None
-
-    def roi_tok(sample: list[TaskTally]) -> float | None:
-        sp = sum(g.spend_usd for g in sample)
-        if sp <= 0:
-            return None
-        c = agg_counts(sample)
-        lo = Decimal(str(sum(g.loss_usd for g in sample)))
-        buyer = sp + float(human_terms(c, value) + harm_cost(c, lo, value))
-        return (float(value.human_cost_per_task_usd) * c.total - buyer) / sp
-
-    def success(sample: list[TaskTally]) -> float | None:
-        n = sum(g.n for g in sample)
-        return sum(g.resolved for g in sample) / n if n else None
-
-    def margin_of(sample: list[TaskTally]) -> float | None:
-        c = agg_counts(sample)
-        f = float(pricing.fees_usd(c, sum(g.actions for g in sample)))
-        if f <= 0:
-            return None
-        return (f - sum(g.spend_usd for g in sample)) / f
-
-    def roi_out(sample: list[TaskTally]) -> float | None:
-        c = agg_counts(sample)
-        f = float(pricing.fees_usd(c, sum(g.actions for g in sample)))
-        if f <= 0:
-            return None
-        lo = Decimal(str(sum(g.loss_usd for g in sample)))
-        buyer = f + float(human_terms(c, value) + harm_cost(c, lo, value))
-        return (float(value.human_cost_per_task_usd) * c.total - buyer) / f
-
     priced = spend is not None
-    boot = {"seed": bootstrap_seed, "resamples": resamples}
+    matrix = matrix_of_tallies(tally.tasks, sorted(pass_hat), priced=priced)
+    figures = [str(f) for f in CELL_INTERVALS] + [pass_name(j) for j in pass_hat]
+    ci = cell_intervals(
+        matrix, EconParams.of(value, pricing), figures, seed=bootstrap_seed, resamples=resamples
+    )
+    n_col, resolved_col = matrix.columns[:, 0], matrix.columns[:, 1]
+    components = binary_components(n_col, resolved_col)
     if not priced:
         notes.append(f"{unpriced} call(s) unpriced: cost metrics are absent, not zero")
     return CellEconomics(
@@ -241,13 +277,13 @@ def tally_economics(
         tasks=len(groups),
         trials_per_task=trials_per_task,
         success_rate=counts.resolved / t_total if t_total else 0.0,
-        success_rate_ci=wilson_interval(counts.resolved, t_total),
+        success_rate_ci=cluster_wilson_interval(n_col, resolved_col),
         pass_hat=pass_hat,
         spend_usd=spend,
         unpriced_calls=unpriced,
         cost_per_task_usd=_div(spend, t_total),
         cost_per_outcome_usd=_div(spend, counts.resolved),
-        cost_per_outcome_ci=bootstrap_interval(groups, cpo, **boot) if priced else None,
+        cost_per_outcome_ci=ci[Figure.COST_PER_OUTCOME],
         baseline_usd=baseline,
         human_terms_usd=humans,
         harm_usd=harm,
@@ -257,16 +293,25 @@ def tally_economics(
         buyer_total_token_usd=buyer_token,
         buyer_total_outcome_usd=buyer_outcome,
         roi_token_pricing=roi_token,
-        roi_token_ci=bootstrap_interval(groups, roi_tok, **boot) if priced else None,
+        roi_token_ci=ci[Figure.ROI_TOKEN],
         roi_outcome_pricing=roi_outcome,
-        roi_outcome_ci=bootstrap_interval(groups, roi_out, **boot),
+        roi_outcome_ci=ci[Figure.ROI_OUTCOME],
         vendor_margin_outcome=margin,
-        vendor_margin_ci=bootstrap_interval(groups, margin_of, **boot) if priced else None,
+        vendor_margin_ci=ci[Figure.VENDOR_MARGIN],
         price_corridor_usd=corridor,
         break_even_success_rate=break_even_success_rate(spend, t_total, pricing),
         write_actions=actions,
         notes=notes,
-        success_rate_boot_ci=bootstrap_interval(groups, success, **boot),
+        success_rate_boot_ci=ci[Figure.SUCCESS_RATE],
+        success_rate_wilson_pooled_ci=wilson_interval(counts.resolved, t_total),
+        success_components=components,
+        mdd_success_rate=None if components is None else like_cell_mdd(components),
+        pass_hat_ci={j: ci[pass_name(j)] for j in pass_hat},
+        price_corridor_low_ci=ci[Figure.CORRIDOR_LOW] if corridor is not None else None,
+        price_corridor_high_ci=ci[Figure.CORRIDOR_HIGH] if corridor is not None else None,
+        break_even_ci=ci[Figure.BREAK_EVEN]
+        if break_even_success_rate(spend, t_total, pricing) is not None
+        else None,
         net_savings_token_usd=None if buyer_token is None else baseline - buyer_token,
         net_savings_outcome_usd=baseline - buyer_outcome,
     )

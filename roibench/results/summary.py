@@ -13,7 +13,7 @@ from roibench.core.records import TrialRecord
 from roibench.core.usage import Usage
 from roibench.journal.spec import RunSpec
 from roibench.journal.store import JournalScan, scan_journal
-from roibench.results.economics import CellEconomics, tally_economics
+from roibench.results.economics import CellEconomics, statistics_metrics, tally_economics
 from roibench.results.groups import group_metrics
 from roibench.results.stats import percentile
 from roibench.results.tally import CellTally
@@ -152,6 +152,7 @@ def summarize_tally(
         m["price_corridor_high_usd"] = float(econ.price_corridor_usd[1])
     for k, v in econ.pass_hat.items():
         m[f"pass_hat_{k}"] = v
+    m.update(statistics_metrics(econ))
     m.update(_role_metrics(tally))
     m.update(_user_sim_metrics(tally, econ))
     m.update(_reliability_metrics(tally))

@@ -15,6 +15,8 @@ from roibench.results.economics import CellEconomics, roi_outcome_at_price
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from roibench.results.paired import PairedComparison
+
 PLOT_FILES = {
     "pareto": "success_vs_cost_per_outcome.png",
     "roi_price": "roi_vs_outcome_price.png",
@@ -245,3 +247,57 @@ def suite_plots(cells: Sequence[CellPoint], pricing: OutcomePricing) -> dict[str
         PLOT_FILES["roi_price"]: roi_price_plot(cells, pricing),
         PLOT_FILES["pass_k"]: pass_k_plot(cells),
     }
+
+
+FOREST_FILE = "paired_forest.png"
+"""A paired comparison's forest plot (artifact and report image)."""
+
+FOREST_METRICS = (
+    ("success_rate", "Δ success rate (points)", 100.0),
+    ("cost_per_outcome_usd", "Δ cost per outcome (USD)", 1.0),
+    ("roi_outcome_pricing", "Δ buyer ROI, outcome pricing", 1.0),
+)
+"""(metric, axis label, scale) of the forest plot's panels."""
+
+
+def forest_plot(comparisons: Sequence[PairedComparison]) -> bytes:
+    """Forest plot of paired comparisons: per panel one metric, per row one pair (B vs A),
+    the estimate with its 95% interval and a line at no difference; filled markers are
+    significant after Holm's correction (p_holm < 0.05), hollow ones are not."""
+    rows = len(comparisons)
+    fig = _figure(width=10.5, height=1.4 + 0.42 * rows, cols=len(FOREST_METRICS), top_in=0.5)
+    # the cells' common label prefix (e.g. 'refunds/react/sim/') goes into the title
+    parts = [label.split("/") for c in comparisons for label in (c.a, c.b)]
+    common = 0
+    while all(len(p) > common + 1 and p[common] == parts[0][common] for p in parts):
+        common += 1
+    prefix = "".join(f"{x}/" for x in parts[0][:common]) if parts else ""
+    labels = [f"{c.b[len(prefix) :]} vs {c.a[len(prefix) :]}" for c in comparisons]
+    if prefix:
+        fig.suptitle(f"{prefix}…  (Δ = B − A, 95% paired intervals)", fontsize=8, x=0.02,
+                     ha="left")  # fmt: skip
+    for col, (metric, title, scale) in enumerate(FOREST_METRICS):
+        ax = fig.add_subplot(1, len(FOREST_METRICS), col + 1)
+        for i, c in enumerate(comparisons):
+            f = c.figure(metric)
+            y = rows - 1 - i
+            if f is None or f.delta is None:
+                ax.text(0, y, "undefined", fontsize=6, ha="center", va="center", color="0.4")
+                continue
+            if f.ci_low is not None and f.ci_high is not None:
+                ax.plot([f.ci_low * scale, f.ci_high * scale], [y, y], "-", color=f"C{i % 10}")
+            significant = f.p_holm is not None and f.p_holm < 0.05
+            ax.plot(
+                [f.delta * scale], [y], "o", color=f"C{i % 10}",
+                markerfacecolor=f"C{i % 10}" if significant else "white",
+            )  # fmt: skip
+        ax.axvline(0, color="0.3", linewidth=0.8, linestyle="--")
+        ax.set_yticks(range(rows))
+        ax.set_yticklabels(list(reversed(labels)) if col == 0 else [""] * rows, fontsize=6)
+        ax.set_ylim(-0.6, rows - 0.4)
+        ax.set_title(title, fontsize=8)
+        ax.tick_params(axis="x", labelsize=7)
+        ax.grid(alpha=0.3, axis="x")
+    longest = max((len(label) for label in labels), default=10)
+    fig.subplots_adjust(left=min(0.4, 0.03 + 0.0055 * longest))  # room for the pair labels
+    return _png(fig)

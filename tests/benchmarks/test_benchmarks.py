@@ -51,3 +51,13 @@ def test_profile_pipeline_small() -> None:
     ]
     assert shares and all(0 < s <= 100 for s in shares)
     assert "roibench" in out.stdout.split("top 5")[0]  # our own code shows in the breakdown
+
+
+def test_stats_small() -> None:
+    out = run("stats.py", "--tasks", "200", "400", "--repeat", "1")
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = [
+        line.split() for line in out.stdout.splitlines() if line.split()[:1] in (["200"], ["400"])
+    ]
+    assert [r[0] for r in rows] == ["200", "400"] and all(float(x) > 0 for r in rows for x in r[1:])
+    assert "load average while measured" in out.stdout

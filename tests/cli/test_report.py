@@ -45,7 +45,7 @@ def test_report_is_self_contained(tracking: FinishedRuns, tmp_path: Path) -> Non
     resources = re.findall(r"\b(?:src|href|srcset|poster|data)\s*=\s*[\"']([^\"']*)", text)
     assert resources and all(r.startswith("data:image/png;base64,") for r in resources)
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', text)
-    assert len(images) == 3
+    assert len(images) == 4  # the run's three plots and the paired comparisons' forest plot
     assert all(base64.b64decode(i).startswith(PNG) for i in images)
 
 
@@ -69,6 +69,29 @@ def test_report_states_the_run(tracking: FinishedRuns, tmp_path: Path) -> None:
         assert child.data.params["dataset_hash"] in text
     for section in ("Results per cell", "Plots", "Setup", "Method", "pass^k", "Price corridor"):
         assert section in text
+
+
+def test_report_says_whether_differences_are_real(tracking: FinishedRuns, tmp_path: Path) -> None:
+    """Every pair of the run's three cells (same tasks), from its journal artifact: Δ success
+    is the two cell runs' rates apart; intervals, Holm-adjusted p-values and MDDs are shown."""
+    from mlflow import MlflowClient
+
+    text = _report(tracking.full, tmp_path / "report.html")
+    assert "Is the difference real?" in text and 'id="paired"' in text
+    section = text.split('id="paired"')[1].split("</table>")[0]
+    client = MlflowClient(tracking.server.url)
+    rate = {
+        c.data.tags["roibench.cell"]: c.data.metrics["success_rate"]
+        for c in client.search_runs(
+            [tracking.experiment_id], f"tags.`mlflow.parentRunId` = '{tracking.full}'"
+        )
+    }
+    for a, b in (CELLS[:2], (CELLS[0], CELLS[2]), CELLS[1:]):
+        row = section.split(f'{b} vs {a}</td><td class="l">success rate</td>')[1]
+        delta = row.split("<td>")[1].split("</td>")[0]
+        assert delta == f"{(rate[b] - rate[a]) * 100:+.1f} pt", (a, b, delta)
+    assert "Holm across the 3 pair(s)" in text and "minimum detectable difference" in text
+    assert "MDD success" in text  # the per-cell column
 
 
 def test_report_from_a_cell_run_covers_its_suite(tracking: FinishedRuns, tmp_path: Path) -> None:

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import pytest
 
-from roibench.results.stats import bootstrap_interval, pass_hat_k, percentile, wilson_interval
+from roibench.results.stats import (
+    bootstrap_interval,
+    expanded_tail,
+    pass_hat_k,
+    percentile,
+    resample_weights,
+    wilson_interval,
+)
 
 
 def test_pass_hat_k_matches_tau_bench_definition() -> None:
@@ -59,26 +67,50 @@ def test_percentile_interpolates() -> None:
     assert percentile([], 50) is None
 
 
+def _expanded_tail(n: int) -> float:
+    """Hesterberg's expanded percentile tail, by scipy.stats directly."""
+    from scipy import stats
+
+    return float(stats.norm.cdf(-math.sqrt(n / (n - 1)) * stats.t.ppf(0.975, n - 1)))
+
+
+def test_expanded_tail_widens_small_samples() -> None:
+    small, mid = expanded_tail(6), expanded_tail(60)
+    assert small is not None and mid is not None
+    assert small == pytest.approx(_expanded_tail(6))
+    assert small < 0.01 < mid < 0.025  # n = 6: far wider
+    assert expanded_tail(100_000) == pytest.approx(0.025, abs=1e-4)  # large n: plain percentile
+    assert expanded_tail(1) is None
+
+
 def test_bootstrap_percentiles_match_a_direct_resampling() -> None:
-    """The interval is the 2.5th / 97.5th percentile of the statistic over resamples drawn
-    with Random(seed).randrange — recomputed here directly, without the shared draws."""
-    import math
-    import random
+    """The interval is the expanded-percentile pair of order statistics of the statistic over
+    resamples drawn with numpy's default_rng(seed).integers — recomputed here directly, index
+    lists and all, without the shared count matrix."""
+    import numpy as np
 
     groups = [1.0, 4.0, 2.0, 8.0, 5.0, 7.0]
+    draws = np.random.default_rng(11).integers(0, len(groups), size=(200, len(groups)))
+    tail = _expanded_tail(len(groups))
+
+    def interval(stat: Callable[[list[float]], float]) -> tuple[float, float]:
+        values = sorted(stat([groups[i] for i in row]) for row in draws)
+        return values[math.floor(tail * 199)], values[math.ceil((1 - tail) * 199)]
 
     def mean(sample: list[float]) -> float:
         return sum(sample) / len(sample)
 
-    rng = random.Random(11)
-    values = sorted(mean([groups[rng.randrange(len(groups))] for _ in groups]) for _ in range(200))
-    low, high = values[math.floor(0.025 * 199)], values[math.ceil(0.975 * 199)]
-    assert bootstrap_interval(groups, mean, resamples=200, seed=11) == (low, high)
+    assert bootstrap_interval(groups, mean, resamples=200, seed=11) == pytest.approx(interval(mean))
     # another statistic on the same groups and seed reuses the draws and is still exact
-    rng = random.Random(11)
-    resamples = [[groups[rng.randrange(len(groups))] for _ in groups] for _ in range(200)]
-    top = sorted(max(sample) for sample in resamples)
-    assert bootstrap_interval(groups, max, resamples=200, seed=11) == (
-        top[math.floor(0.025 * 199)],
-        top[math.ceil(0.975 * 199)],
-    )
+    assert bootstrap_interval(groups, max, resamples=200, seed=11) == interval(max)
+
+
+def test_resample_weights_count_the_draws() -> None:
+    import numpy as np
+
+    w = resample_weights(5, 40, 3)
+    draws = np.random.default_rng(3).integers(0, 5, size=(40, 5))
+    for row, drawn in zip(w, draws, strict=True):
+        assert list(row) == [int((drawn == i).sum()) for i in range(5)]
+    assert (w.sum(axis=1) == 5).all()
+    assert not w.flags.writeable  # shared by every interval of a cell: nobody may change it
