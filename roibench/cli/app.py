@@ -355,7 +355,7 @@ def providers() -> None:
             quirks.append(p.max_tokens_param)
         table.add_row(
             p.name,
-            p.base_url or "(in-process)",
+            p.base_url or ("(in-process)" if p.simulated else "(started by roibench)"),
             p.api_key_env or "—",
             p.key_status(),
             p.usage_dialect,

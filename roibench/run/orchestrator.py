@@ -27,6 +27,7 @@ from roibench.journal.store import Journal, TrialKey
 from roibench.model.cache import ResponseCache
 from roibench.results.summary import CellSummary, new_tallies, summarize, tally_journal
 from roibench.results.tally import CellTally
+from roibench.run.local_models import check_local_models
 from roibench.run.plan import build_run_spec, plan_from_spec, read_run_spec
 from roibench.run.preflight import check_endpoints, git_commit
 from roibench.run.runner import Runner, RunOptions, RunPlan, RunResult, plan_suite
@@ -218,6 +219,7 @@ def prepare(request: RunRequest) -> Prepared:
                 file=request.suite,
             )
         plan = plan_from_spec(spec, request.resume)
+        check_local_models(plan, ray=request.executor is Executor.RAY)
         tallies, previous = tally_journal(spec, request.resume)
         return Prepared(
             plan=plan,
@@ -233,6 +235,7 @@ def prepare(request: RunRequest) -> Prepared:
     plan = plan_suite(
         loaded, trials=o.trials, limit=o.limit, concurrency=o.concurrency, seed=o.seed
     )
+    check_local_models(plan, ray=request.executor is Executor.RAY)  # GGUF files: found, hashed
     path, stamp = _new_journal_path(request.out, loaded.config.name)
     spec = build_run_spec(
         plan,
