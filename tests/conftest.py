@@ -67,4 +67,6 @@ def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[st
 
 # A real `mlflow server` and suites logged to it, shared by the MLflow, compare, report and UI
 # tests (issue 6). Defined in their own module; imported here so the server starts once.
+# Also real llama.cpp servers with the real Gemma 3 270M GGUF, and a recording proxy (issue 16).
+from local_fixtures import gemma_proxy, gemma_server, gemma_tools_server  # noqa: E402, F401
 from mlflow_server_fixture import comparison_run, finished_runs, mlflow_server  # noqa: E402, F401

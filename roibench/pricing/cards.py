@@ -245,6 +245,57 @@ class PriceCard(PriceRates):
         return PriceCard.model_validate(data)
 
 
+class ComputeCard(BaseModel):
+    """What a self-hosted model costs: the machine's price per hour and how many requests its
+    server decodes at once. A call's cost is its share of the machine for the time it kept a
+    slot busy: usd_per_hour × busy seconds / 3600 / parallel_slots, where busy seconds are the
+    server's own prompt_ms + predicted_ms (llama.cpp `timings`) or, when it reports none, the
+    call's wall time. Idle time between calls is not charged (full utilisation assumed)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(min_length=1, description="Reference for `price_card = ...`.")
+    usd_per_hour: Decimal = Field(gt=0, description="The machine's price per hour, in USD.")
+    parallel_slots: int = Field(
+        default=1, ge=1, description="Requests the server decodes at once (llama.cpp -np)."
+    )
+    machine: str = Field(default="", description="What the price is for, e.g. '2 vCPU, 8 GiB'.")
+    providers: tuple[str, ...] = Field(
+        default=(), description="Provider presets it prices automatically (with `models`)."
+    )
+    models: tuple[str, ...] = Field(
+        default=(), description="Model ids it prices automatically; empty: only by id."
+    )
+    source_url: str | None = Field(default=None, description="Where the price was read.")
+    checked: date | None = Field(default=None, description="When it was last checked there.")
+    note: str = Field(default="", description="Caveats: derived figures, assumptions.")
+
+    @property
+    def ref(self) -> str:
+        """The card's id."""
+        return self.id
+
+    def matches(self, provider: str, model_id: str) -> bool:
+        """True if the card prices `model_id` on provider preset `provider` automatically."""
+        models = {m.lower() for m in self.models}
+        return provider in self.providers and model_id.lower() in models
+
+    def cost_usd(self, busy_s: Decimal) -> Decimal:
+        """USD cost of keeping one slot busy for `busy_s` seconds (one division, at the end)."""
+        return self.usd_per_hour * busy_s / (Decimal(3600) * self.parallel_slots)
+
+    def describe(self) -> str:
+        """'USD 0.0816/h machine (2 vCPU), 1 slot: busy seconds × 0.0816/3600/1'."""
+        machine = f" ({self.machine})" if self.machine else ""
+        text = (
+            f"USD {self.usd_per_hour}/h machine{machine}, {self.parallel_slots} slot(s): "
+            f"busy seconds × {self.usd_per_hour}/3600/{self.parallel_slots}"
+        )
+        if self.checked:
+            text += f", checked {self.checked}"
+        return text
+
+
 # --------------------------------------------------------------------------- FX
 
 
@@ -319,6 +370,9 @@ class PriceBookFile(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     cards: tuple[PriceCard, ...] = ()
+    compute_cards: tuple[ComputeCard, ...] = Field(
+        default=(), description="Self-hosted machines priced per hour of busy slot time."
+    )
     fx: tuple[FxRate, ...] = ()
     require_provenance: bool = Field(
         default=False, description="Every card must have source_url and checked (bundled files do)."
@@ -326,7 +380,7 @@ class PriceBookFile(BaseModel):
 
     @model_validator(mode="after")
     def _unique(self) -> PriceBookFile:
-        ids = [c.id for c in self.cards if c.id]
+        ids = [c.id for c in self.cards if c.id] + [c.id for c in self.compute_cards]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             raise ValueError(f"duplicate card id(s): {', '.join(dupes)}")
@@ -403,10 +457,14 @@ def parse_price_book(text: str, file: Path, *, require_provenance: bool = False)
         field = ".".join(str(p) for p in loc) or "(file)"
         raise InputError(msg, file=file, line=_locate(lines, loc), field=field) from None
     if require_provenance:
-        for i, card in enumerate(book.cards):
+        listed: list[tuple[str, int, PriceCard | ComputeCard]] = [
+            *(("cards", i, c) for i, c in enumerate(book.cards)),
+            *(("compute_cards", i, c) for i, c in enumerate(book.compute_cards)),
+        ]
+        for section, i, card in listed:
             for attr in ("source_url", "checked"):
                 if getattr(card, attr) is None:
-                    loc = ("cards", i, attr)
+                    loc = (section, i, attr)
                     raise InputError(
                         "every bundled card needs source_url and checked",
                         file=file,
@@ -619,6 +677,57 @@ class GenaiPricer:
         }
 
 
+class ComputePricer:
+    """Prices self-hosted calls by the machine time they took (a ComputeCard). Tokens alone
+    do not price a call here: `cost_usd(usage, at)` is None; `call_cost_usd` passes the
+    call's busy seconds."""
+
+    def __init__(self, card: ComputeCard, origin: str) -> None:
+        self.card = card
+        self.origin = origin
+
+    @property
+    def ref(self) -> str:
+        """'compute:<id>'."""
+        return "compute:" + self.card.id
+
+    def cost_usd(self, usage: Usage, at: datetime) -> Decimal | None:
+        """None: a compute card prices time, not tokens (see `cost_for`)."""
+        del usage, at
+        return None
+
+    def cost_for(self, busy_s: Decimal) -> Decimal:
+        """USD cost of a call that kept a slot busy for `busy_s` seconds."""
+        return self.card.cost_usd(busy_s)
+
+    def describe(self) -> str:
+        """Card summary."""
+        return self.card.describe()
+
+    def params(self, on: date | None = None) -> dict[str, str]:
+        """MLflow params of the card."""
+        del on
+        card = self.card
+        return {
+            "price_source": f"{self.origin} compute card {card.id}",
+            "price_card": card.describe(),
+            "price_currency": "USD",
+            "price_checked": str(card.checked) if card.checked else "unknown",
+            "price_source_url": card.source_url or self.origin,
+            "price_kind": "compute",
+            "price_usd_per_hour": str(card.usd_per_hour),
+            "price_parallel_slots": str(card.parallel_slots),
+        }
+
+    def snapshot(self) -> dict[str, Any]:
+        """The card in full."""
+        return {
+            "kind": "compute",
+            "origin": self.origin,
+            "card": self.card.model_dump(mode="json", exclude_defaults=True),
+        }
+
+
 def _utc(at: datetime) -> datetime:
     return at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
 
@@ -627,6 +736,10 @@ def pricer_from_snapshot(data: Mapping[str, Any]) -> Pricer:
     """Rebuild a pricer recorded by `snapshot()`."""
     if data.get("kind") == "genai-prices":
         return GenaiPricer(str(data["provider_id"]), str(data["model_ref"]))
+    if data.get("kind") == "compute":
+        return ComputePricer(
+            ComputeCard.model_validate(data["card"]), str(data.get("origin", "journal"))
+        )
     cards = [PriceCard.model_validate(c) for c in data["cards"]]
     fx = (
         FxTable(rates=tuple(FxRate.model_validate(r) for r in data["fx"]))
@@ -666,24 +779,31 @@ class PriceCatalog:
             yield self.user, self.user_origin
         yield self.bundled, "bundled"
 
-    def by_id(self, card_id: str) -> CardPricer | None:
-        """All cards with this id (a dated history) from the first book that has it."""
+    def by_id(self, card_id: str) -> CardPricer | ComputePricer | None:
+        """All cards with this id (a dated history) from the first book that has it, or the
+        compute card with this id."""
         for book, origin in self.books():
             cards = [c for c in book.cards if c.id == card_id]
             if cards:
                 return CardPricer(cards, self.fx, origin)
+            compute = [c for c in book.compute_cards if c.id == card_id]
+            if compute:
+                return ComputePricer(compute[0], origin)
         return None
 
-    def by_model(self, provider: str, model_id: str) -> CardPricer | None:
+    def by_model(self, provider: str, model_id: str) -> CardPricer | ComputePricer | None:
         """The cards of the first book with a card for this provider preset and model id.
         Several matching cards with different effective dates form a history; otherwise the
-        first card listed wins."""
+        first card listed wins. A compute card listing the model prices it too."""
         for book, origin in self.books():
             matches = [c for c in book.cards if c.matches(provider, model_id)]
             if matches:
                 first = matches[0]
                 history = [c for c in matches if (c.id or c.ref) == (first.id or first.ref)]
                 return CardPricer(history, self.fx, origin)
+            compute = [c for c in book.compute_cards if c.matches(provider, model_id)]
+            if compute:
+                return ComputePricer(compute[0], origin)
         return None
 
     def genai(self, genai_provider: str | None, model_id: str) -> GenaiPricer | None:
@@ -697,7 +817,7 @@ class PriceCatalog:
         """Every card id known (user file first)."""
         seen: list[str] = []
         for book, _ in self.books():
-            for c in book.cards:
+            for c in (*book.cards, *book.compute_cards):
                 if c.id and c.id not in seen:
                     seen.append(c.id)
         return seen
@@ -757,10 +877,15 @@ def call_cost_usd(
     card: Pricer | PriceCard | None,
     at: datetime | None = None,
     fx: FxTable = DEFAULT_FX,
+    *,
+    busy_s: Decimal | None = None,
 ) -> Decimal | None:
-    """USD cost of one call's usage under a price source or card; None when unpriced."""
+    """USD cost of one call under a price source or card; None when unpriced. A compute card
+    prices `busy_s`, the seconds the call kept a server slot busy (`CallRecord.busy_s`)."""
     if card is None:
         return None
+    if isinstance(card, ComputePricer):
+        return None if busy_s is None else card.cost_for(busy_s)
     when = at or datetime.now(UTC)
     if isinstance(card, PriceCard):
         native = card.cost_at(usage, _utc(when))

@@ -30,6 +30,7 @@ from roibench.results.summary import CellSummary, new_tallies, summarize, tally_
 from roibench.results.tally import CellTally
 from roibench.run.filters import PlanFilter, filter_plan
 from roibench.run.inputs import check_cache_path, check_out_dir
+from roibench.run.local_models import check_local_models
 from roibench.run.plan import build_run_spec, plan_from_spec, read_run_spec
 from roibench.run.preflight import check_endpoints, git_commit
 from roibench.run.runner import Runner, RunOptions, RunPlan, RunResult, plan_suite
@@ -238,6 +239,7 @@ def prepare(request: RunRequest) -> Prepared:
             )
         # planned from the suite as given: the journal's copy has its URL credentials masked
         plan = plan_from_spec(spec, request.resume, suite_text=current.text)
+        check_local_models(plan, ray=request.executor is Executor.RAY)
         tallies, previous = tally_journal(spec, request.resume)
         return Prepared(
             plan=plan,
@@ -256,6 +258,7 @@ def prepare(request: RunRequest) -> Prepared:
         trial_timeout_s=o.trial_timeout_s,
     )  # fmt: skip
     plan = filter_plan(plan, request.only)
+    check_local_models(plan, ray=request.executor is Executor.RAY)  # GGUF files: found, hashed
     path, stamp = _new_journal_path(request.out, loaded.config.name)
     spec = build_run_spec(
         plan,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -29,6 +30,7 @@ from roibench.journal.spec import (
     source_digest,
     spec_from_header,
 )
+from roibench.model.local_server import LocalModel
 from roibench.pricing.cards import Pricer
 from roibench.run.runner import Cell, RunPlan, plan_suite
 
@@ -40,8 +42,8 @@ def _price(pricer: Pricer | None) -> PriceSource | None:
     return None if pricer is None else PriceSource.of(pricer)
 
 
-def cell_spec(cell: Cell) -> CellSpec:
-    """The record of one live cell."""
+def cell_spec(cell: Cell, local_models: Mapping[str, LocalModel] | None = None) -> CellSpec:
+    """The record of one live cell (with the GGUF file served, for a managed llamacpp model)."""
     wf_source, wf_digest = source_digest(cell.workflow)
     agent_source, agent_digest = source_digest(cell.agent)
     agent_price = _price(cell.price)
@@ -84,7 +86,11 @@ def cell_spec(cell: Cell) -> CellSpec:
         agent=AgentRecord(
             name=cell.agent.name, ref=cell.agent_ref, source=agent_source, code_sha256=agent_digest
         ),
-        model=ModelRecord(spec=cell.model, provider=cell.model.resolved_provider()),
+        model=ModelRecord(
+            spec=cell.model,
+            provider=cell.model.resolved_provider(),
+            local=(local_models or {}).get(cell.model.name),
+        ),
         prices=tuple(prices),
         user_model=user,
     )
@@ -119,7 +125,7 @@ def build_run_spec(
         seed=plan.seed,
         trials=plan.trials,
         outcome_pricing=suite.config.outcome_pricing,
-        cells=tuple(cell_spec(c) for c in plan.cells),
+        cells=tuple(cell_spec(c, plan.local_models) for c in plan.cells),
         options=RunOptionsRecord(
             concurrency=plan.concurrency,
             overrides=overrides or Overrides(),
@@ -171,6 +177,8 @@ def plan_from_spec(spec: RunSpec, journal: Path, suite_text: str | None = None) 
         raise InputError(
             "the suite's cells differ from the journal's; start a new run", file=journal, line=1
         )
+    # the GGUF files the run served, as recorded (`check_local_models` compares them with disk)
+    plan.local_models.update({c.model.name: c.model.local for c in spec.cells if c.model.local})
     return plan
 
 

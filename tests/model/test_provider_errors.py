@@ -18,9 +18,9 @@ CASES = [
     ("kimi-error-429-rate-limit.json", "moonshot", 429, "rate_limited", True),
     ("deepseek-error-402-insufficient-balance.json", "deepseek", 402, "billing", False),
     ("deepseek-error-401-auth.json", "deepseek", 401, "auth", False),
-    ("deepseek-error-400-context-length.json", "deepseek", 400, "bad_request", False),
+    ("deepseek-error-400-context-length.json", "deepseek", 400, "context_overflow", False),
     ("deepseek-error-400-missing-reasoning-content.json", "deepseek", 400, "bad_request", False),
-    ("kimi-error-400-context-length.json", "moonshot", 400, "bad_request", False),
+    ("kimi-error-400-context-length.json", "moonshot", 400, "context_overflow", False),
     ("openai-error-400-unsupported-parameter.json", "openai", 400, "bad_request", False),
     ("siliconflow-error-403-30011-paid-balance.json", "siliconflow", 403, "billing", False),
 ]
@@ -72,3 +72,53 @@ def test_server_errors_are_retried() -> None:
     for status in (500, 502, 503, 504, 408):
         info = classify_status(PRESETS["openai"], status, {"error": {"message": "x"}})
         assert info.retryable and info.error_class == "api_error"
+
+
+# bodies recorded from llama.cpp's server (xllamacpp 2026.10.11549) on 2026-12-01
+LLAMACPP_BODIES = [
+    (
+        400,
+        {"error": {"code": 400, "message": "request (2531 tokens) exceeds the available context "
+                   "size (2048 tokens), try increasing it", "type": "exceed_context_size_error",
+                   "n_prompt_tokens": 2531, "n_ctx": 2048}},
+        "context_overflow",
+        False,
+    ),
+    (
+        503,
+        {"error": {"message": "Loading model", "type": "unavailable_error", "code": 503}},
+        "server_loading",
+        True,
+    ),
+    (
+        500,
+        {"error": {"code": 500, "message": "The model produced output that does not match the "
+                   "expected peg-native format", "type": "server_error"}},
+        "invalid_tool_call",
+        False,
+    ),
+    (
+        500,
+        {"error": {"code": 500, "message": "Failed to parse tool call arguments as JSON: "
+                   "[json.exception.parse_error.101] parse error at line 1, column 17: syntax "
+                   "error while parsing value - invalid string: missing closing quote; last "
+                   "read: '\\\"A-'", "type": "server_error"}},
+        "invalid_tool_call",
+        False,
+    ),
+    (
+        400,
+        {"error": {"code": 400, "message": "Cannot use custom grammar constraints with tools.",
+                   "type": "invalid_request_error"}},
+        "bad_request",
+        False,
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("status", "body", "error_class", "retryable"), LLAMACPP_BODIES)
+def test_llamacpp_error_bodies(
+    status: int, body: dict[str, object], error_class: str, retryable: bool
+) -> None:
+    info = classify_status(PRESETS["llamacpp"], status, body)
+    assert (info.error_class, info.retryable) == (error_class, retryable)

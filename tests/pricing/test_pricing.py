@@ -39,7 +39,7 @@ SATURDAY_0230 = datetime(2026, 11, 28, 2, 30, tzinfo=UTC)  # a weekend: off-peak
 
 def bundled(card_id: str) -> CardPricer:
     pricer = PriceCatalog().by_id(card_id)
-    assert pricer is not None
+    assert isinstance(pricer, CardPricer)
     return pricer
 
 

@@ -94,6 +94,8 @@ def cell_params(cell: CellSpec, spec: RunSpec) -> dict[str, str]:
         "value_rework_cost_usd": str(value.rework_cost_usd),
         "value_source": value.source,
     }
+    if cell.model.local is not None:  # a real GGUF served by roibench: which file, by digest
+        params.update(cell.model.local.params())
     return {k: v[:MAX_PARAM] for k, v in params.items()}
 
 
