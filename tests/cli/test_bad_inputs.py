@@ -294,6 +294,7 @@ CASES: dict[str, tuple[str, Callable[[Path], object] | None, list[str], list[str
         write_journal,
         ["--resume", "old/journal.jsonl", "--limit", "2"],
         ["--limit 2 conflicts"],
+    ),
     "server options on a provider roibench does not start": (
         suite(model_extra="[models.server]\nn_ctx = 512\n"),
         None,
