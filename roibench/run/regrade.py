@@ -224,6 +224,14 @@ def _trial_of(line: str) -> TrialRecord | None:
     return trial
 
 
+def _is_logged_line(line: str) -> bool:
+    """A journal's record of the MLflow run it was logged as (`Journal.append_logged`)."""
+    if '"logged"' not in line:
+        return False
+    obj = json.loads(line)
+    return isinstance(obj, dict) and obj.get("kind") == "logged"
+
+
 def _stamp() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
 
@@ -339,7 +347,7 @@ def regrade_journal(
                         f"bad journal line: {exc}", file=source, line=line_no
                     ) from None
                 if trial is None:
-                    if '"kind":"logged"' not in line:  # the original's MLflow run is not ours
+                    if not _is_logged_line(line):  # the original's MLflow run is not ours
                         f.write(line)  # calls of attempts lost in flight: kept as they were
                     continue
                 label = labels.get(trial.cell, trial.cell)
