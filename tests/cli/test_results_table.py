@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from rich.console import Console
 
-from roibench.cli.app import results_table
+from roibench.cli.tables import print_grid, results_grid
 from roibench.config.value import OutcomePricing, ValueModel
 from roibench.core.outcomes import Outcome
 from roibench.core.records import ErrorClass, TrialRecord
@@ -31,7 +31,7 @@ def render(trials: list[TrialRecord], planned: int) -> str:
     summary = summarize_cell("w/a/m", trials, VALUE, PRICING)
     summary.metrics["planned_trials"] = float(planned)
     console = Console(width=250, record=True)
-    console.print(results_table({"w/a/m": summary}, 1))
+    print_grid(console, results_grid({"w/a/m": summary}, 1))
     return console.export_text()
 
 
