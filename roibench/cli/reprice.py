@@ -22,7 +22,6 @@ from roibench.core.errors import InputError
 from roibench.core.records import CallRole
 
 if TYPE_CHECKING:
-    from roibench.config.value import ValueModel
     from roibench.core.records import CallRecord, TrialRecord
     from roibench.journal.spec import RolePrice, RunSpec
     from roibench.pricing.cards import PriceCatalog, Pricer
@@ -211,7 +210,9 @@ def reprice_journal(
     from roibench.run.plan import read_run_spec
 
     spec = read_run_spec(journal)
-    new_value = load_value_model(value_model) if value_model is not None else None
+    from roibench.config.value_file import load_value_models, value_model_for
+
+    new_values = load_value_models(value_model) if value_model is not None else {}
     moment = parse_at(at) if at else None
     catalog = None
     if prices is not None:
@@ -260,42 +261,17 @@ def reprice_journal(
                     cell.label, state.original, value, pricing, seed=spec.seed
                 ),
                 repriced=summarize_tally(
-                    cell.label, state.repriced, new_value or value, pricing, seed=spec.seed
+                    cell.label,
+                    state.repriced,
+                    value_model_for(new_values, cell.workflow.name) or value,
+                    pricing,
+                    seed=spec.seed,
                 ),
                 new_pricer=new,
                 mismatched_calls=state.mismatched_calls,
             )
         )
     return result
-
-
-def load_value_model(path: Path) -> ValueModel:
-    """A ValueModel from a TOML or YAML file (`--value-model`); errors name the file."""
-    import tomllib
-
-    import yaml
-    from pydantic import ValidationError
-
-    from roibench.config.value import ValueModel
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read the value model: {exc}", file=path) from None
-    try:
-        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
-    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
-        raise InputError(
-            f"not valid {path.suffix.lstrip('.') or 'YAML'}: {exc}", file=path
-        ) from None
-    if isinstance(data, dict) and isinstance(data.get("value_model"), dict):
-        data = data["value_model"]
-    try:
-        return ValueModel.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field_name = ".".join(str(x) for x in first["loc"])
-        raise InputError(first["msg"], file=path, field=field_name or None) from None
 
 
 def log_reprice(result: RepriceResult, journal: Path, experiment_name: str | None = None) -> str:
@@ -375,7 +351,7 @@ def register(app: typer.Typer) -> None:
         experiment: Annotated[str | None, typer.Option(help="MLflow experiment name.")] = None,
         value_model: Annotated[
             Path | None,
-            typer.Option(help="Value model (TOML/YAML) that replaces every cell's recorded one."),
+            typer.Option(help="Value model file (TOML/YAML/JSON): one model, or one per workflow."),
         ] = None,
     ) -> None:
         """Re-price a finished run from its journal under other cards or another date."""
