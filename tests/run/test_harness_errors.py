@@ -68,7 +68,7 @@ def test_tool_and_grader_bugs_are_harness_errors_and_the_run_goes_on(tmp_path: P
     exp = client.get_experiment_by_name("bugs")
     assert exp is not None
     cells = {
-        r.info.run_name: r.data.metrics
+        r.data.tags["roibench.cell"]: r.data.metrics
         for r in client.search_runs([exp.experiment_id], "tags.`roibench.role` = 'cell'")
     }
     assert cells["crashing_tool/react/sim/balanced"]["harness_error_rate"] == 1.0
