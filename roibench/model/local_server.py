@@ -30,7 +30,7 @@ import tempfile
 import time
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
@@ -210,7 +210,7 @@ class LlamaServer:
         self.label = label or Path(model.path).name
         self.url: str | None = None
         self._proc: subprocess.Popen[str] | None = None
-        self._log: tempfile._TemporaryFileWrapper[str] | None = None
+        self._log: IO[str] | None = None
 
     @property
     def base_url(self) -> str:
