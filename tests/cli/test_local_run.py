@@ -212,7 +212,9 @@ def test_mlflow_runs_are_tagged_real_with_the_model_digest(local_run: LocalRun) 
     assert exp is not None
     runs = client.search_runs([exp.experiment_id])
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
-    children = {r.info.run_name: r for r in runs if "mlflow.parentRunId" in r.data.tags}
+    children = {
+        r.data.tags["roibench.cell"]: r for r in runs if "mlflow.parentRunId" in r.data.tags
+    }
     assert len(parents) == 1 and set(children) == set(CELLS)
     assert parents[0].data.tags["roibench.simulated"] == "false"
     assert parents[0].info.status == "FINISHED"
