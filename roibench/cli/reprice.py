@@ -205,7 +205,7 @@ def reprice_journal(
     without calling any model. With no option, every figure is reproduced exactly."""
     from roibench.journal.store import scan_journal
     from roibench.pricing.cards import PriceCatalog, load_price_book
-    from roibench.results.summary import summarize_tally
+    from roibench.results.summary import planned_trials, summarize_tally
     from roibench.results.tally import CellTally
     from roibench.run.plan import read_run_spec
 
@@ -271,6 +271,10 @@ def reprice_journal(
                 mismatched_calls=state.mismatched_calls,
             )
         )
+    for repriced in result.cells:  # as `summarize` reports it for the run itself
+        planned = planned_trials(spec, repriced.label)
+        repriced.original.metrics["planned_trials"] = planned
+        repriced.repriced.metrics["planned_trials"] = planned
     return result
 
 

@@ -209,5 +209,10 @@ def summarize(spec: RunSpec, tallies: dict[str, CellTally]) -> dict[str, CellSum
         for cell in spec.cells
     }
     for cell in spec.cells:
-        out[cell.label].metrics["planned_trials"] = float(len(cell.workflow.tasks) * spec.trials)
+        out[cell.label].metrics["planned_trials"] = planned_trials(spec, cell.label)
     return out
+
+
+def planned_trials(spec: RunSpec, label: str) -> float:
+    """The trials a cell was planned to run (tasks x k), as a metric value."""
+    return float(len(spec.cell(label).workflow.tasks) * spec.trials)
