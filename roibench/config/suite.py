@@ -294,7 +294,7 @@ class LoadedSuite(BaseModel):
             if tuple(str(p) for p in loc[: len(key)]) == tuple(str(p) for p in key):
                 return f"--set {assignment}", None
         for source in self.sources:
-            if _has_path(_parse_toml(source.text, source.path), loc):
+            if _has_path(parse_toml(source.text, source.path), loc):
                 return str(source.path), locate_line(source.text, loc)
         return str(self.path), locate_line(self.text, loc)
 
@@ -356,7 +356,8 @@ def locate_line(text: str, loc: tuple[int | str, ...]) -> int | None:
     return best[1] if best else None
 
 
-def _parse_toml(text: str, path: Path) -> dict[str, Any]:
+def parse_toml(text: str, path: Path) -> dict[str, Any]:
+    """TOML text as a dict; a syntax error is an InputError naming the file and line."""
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -396,7 +397,7 @@ def _validate(
 
 def parse_suite(text: str, path: Path) -> LoadedSuite:
     """Validate suite `text` read from `path` (a resolved text: `extends` is not followed)."""
-    data = _parse_toml(text, path)
+    data = parse_toml(text, path)
     if "extends" in data:
         raise InputError(
             "parse_suite takes a resolved suite; use load_suite for one that extends another",
@@ -459,7 +460,7 @@ def _read_chain(path: Path) -> list[tuple[SuiteSource, dict[str, Any]]]:
             raise InputError("suite file is not UTF-8 text", file=current) from None
         seen.append(current.resolve())
         source = SuiteSource(path=current, text=text)
-        data = _parse_toml(text, current)
+        data = parse_toml(text, current)
         base = data.pop("extends", None)
         chain.append((source, data))
         if base is None:

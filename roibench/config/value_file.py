@@ -19,8 +19,6 @@ or one table per workflow name (workflows without a table keep their own):
 from __future__ import annotations
 
 import json
-import re
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -56,13 +54,9 @@ def _parse(path: Path, text: str) -> dict[str, Any]:
         if not isinstance(data, dict):
             raise InputError("expected a JSON object", file=path, line=1)
         return data
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        m = re.search(r"line (\d+)", str(exc))
-        raise InputError(
-            f"not valid TOML: {exc}", file=path, line=int(m.group(1)) if m else None
-        ) from None
+    from roibench.config.suite import parse_toml
+
+    return parse_toml(text, path)
 
 
 def _validate(path: Path, text: str, data: Any, prefix: tuple[str, ...]) -> ValueModel:
