@@ -3,13 +3,15 @@
     python benchmarks/scale.py [--trials-total 10000] [--concurrency 64] [--trace-sample S]
 
 The pipeline is `roibench run`'s: trials go to the journal and into per-cell running tallies
-(never held in memory), the summary comes from the tallies, MLflow's tables from one streaming
-pass over the journal. The simulator runs in its own process with zero latency, so the trials
-are as short as they get and the client's own overhead dominates. RSS (this process) is sampled
-every 0.2 s from /proc; it prints the peak, the RSS at each quarter of the run, the growth from
-the first quarter to the end, and the share of wall time spent logging to MLflow. Exit 1 when
-peak RSS > 1 GiB, RSS grows more than 10% from 25% to 100% of the trials (not flat), or
-logging takes more than 5% of the wall time.
+(never held in memory), the summary comes from the tallies, MLflow's tables from the journal
+(read by the MLflow helper as it grows). The simulator runs in its own process with zero
+latency, so the trials are as short as they get and the client's own overhead dominates. The
+RSS of this process is sampled every 0.2 s from /proc, and so is the MLflow helper's (the
+process that traces, tabulates and logs the run) with its plotter; it prints the peaks, the
+RSS at each quarter of the run, the growth from the first quarter to the end, and the share of
+wall time spent logging to MLflow. Exit 1 when peak RSS > 1 GiB (this process alone, or with
+its helpers), RSS grows more than 10% from 25% to 100% of the trials (not flat), or logging
+takes more than 5% of the wall time.
 """
 
 from __future__ import annotations
@@ -29,27 +31,54 @@ from throughput import MODEL, start_sim
 GIB = 1024**3
 
 
-def rss_bytes() -> int:
-    """Resident set size of this process."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
+def rss_bytes(pid: int | str = "self") -> int:
+    """Resident set size of a process (this one by default); 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     return 0
+
+
+def descendants(pid: int, skip: set[int]) -> list[int]:
+    """The process's children and theirs (the MLflow helper and its plotter), less `skip`."""
+    found: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                children = [int(c) for c in f.read().split()]
+        except OSError:
+            continue
+        for child in children:
+            if child not in skip:
+                found += [child, *descendants(child, skip)]
+    return found
 
 
 class Sampler(threading.Thread):
     """Samples RSS in the background, tagged with progress (trials done)."""
 
-    def __init__(self) -> None:
+    def __init__(self, skip: set[int]) -> None:
         super().__init__(daemon=True)
         self.samples: list[tuple[int, int]] = []
+        self.helpers: list[int] = []
+        """RSS of this process's helper processes (summed; pages they share counted twice)."""
+        self.skip = skip
         self.done = 0
         self._halt = threading.Event()
 
     def run(self) -> None:
         while not self._halt.wait(0.2):
             self.samples.append((self.done, rss_bytes()))
+            helpers = descendants(os.getpid(), self.skip)
+            self.helpers.append(sum(rss_bytes(p) for p in helpers))
 
     def stop(self) -> None:
         self._halt.set()
@@ -73,7 +102,7 @@ def main() -> int:
     tasks_per_trial = 60  # the refunds dataset
     trials = max(1, -(-args.trials_total // tasks_per_trial))  # at least the total asked for
     proc, url = start_sim(0.0)
-    sampler = Sampler()
+    sampler = Sampler(skip={proc.pid})  # the simulator is a child too, not the run's
 
     class Count(SilentReporter):
         """Counts finished trials for the sampler; notes where the trials ended."""
@@ -114,7 +143,8 @@ def main() -> int:
         proc.terminate()
         proc.wait()
     took = outcome.timings_s
-    t0, t1, t2 = 0.0, took["prepare"] + took["trials"], sum(took.values())
+    t0, t2 = 0.0, sum(took.values())
+    t1 = t2 - took["logging"]
     total = outcome.spec.total_trials
     peak = max(r for _, r in sampler.samples) if sampler.samples else rss_bytes()
     print(f"trials: {total}  wall: {t2 - t0:.1f} s  ({total / (t1 - t0):.1f} trials/s)  "
@@ -124,6 +154,11 @@ def main() -> int:
     print(f"RSS at start {start_rss / 2**20:.0f} MiB; peak {peak / 2**20:.0f} MiB "
           f"(while trials ran {max(during_run) / 2**20:.0f} MiB, "
           f"while logging {max(logging) / 2**20:.0f} MiB)")  # fmt: skip
+    helpers = max(sampler.helpers, default=0)
+    pairs = zip(sampler.samples, sampler.helpers, strict=True)
+    tree = max((r + h for (_, r), h in pairs), default=0)
+    print(f"MLflow helper (and its plotter): peak {helpers / 2**20:.0f} MiB; this process and "
+          f"its helpers together: peak {tree / 2**20:.0f} MiB (RSS summed)")  # fmt: skip
     quarters: dict[float, int] = {}
     for q in (0.25, 0.5, 0.75, 1.0):
         at = [r for d, r in sampler.samples[:run_samples] if d >= q * total]
@@ -139,8 +174,9 @@ def main() -> int:
     )
     share = (t2 - t1) / (t2 - t0)
     print(f"MLflow logging: {t2 - t1:.1f} s = {share:.1%} of wall time (target <= 5%)")
-    ok = peak <= GIB and growth <= 0.10 and share <= 0.05
-    print("targets (peak RSS <= 1 GiB, flat, logging <= 5%):", "met" if ok else "MISSED")
+    ok = peak <= GIB and tree <= GIB and growth <= 0.10 and share <= 0.05
+    print("targets (peak RSS <= 1 GiB, with the helpers too; flat; logging <= 5%):",
+          "met" if ok else "MISSED")  # fmt: skip
     return 0 if ok else 1
 
 

@@ -146,7 +146,7 @@ def pipeline(url: str, trials: int, concurrency: int, traced: bool) -> tuple[flo
     if outcome.mlflow is None or outcome.mlflow.error is not None:
         raise RuntimeError(f"MLflow logging failed: {outcome.mlflow}")
     took = outcome.timings_s
-    total = took["prepare"] + took["trials"] + took["logging"]
+    total = sum(took.values())
     return outcome.spec.total_trials / total, took["logging"] / total
 
 

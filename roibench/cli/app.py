@@ -264,6 +264,11 @@ def _print_outcome(outcome: SuiteOutcome, request: RunRequest) -> None:
             highlight=False,
         )
     console.print(f"journal: {outcome.journal_path}")
+    took = outcome.timings_s  # the phases, for whoever wonders where a run's time went
+    err.print(
+        "[dim]time: " + ", ".join(f"{phase} {s:.2f} s" for phase, s in took.items()) + "[/]",
+        highlight=False,
+    )
     logged = outcome.mlflow
     if logged is None:
         return

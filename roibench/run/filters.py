@@ -5,12 +5,14 @@ so `log`, `reprice`, `show` and `--resume` rebuild the same part."""
 from __future__ import annotations
 
 import fnmatch
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from roibench.core.errors import InputError
-from roibench.run.runner import Cell, RunPlan
+
+if TYPE_CHECKING:  # types only: the orchestrator imports this before the runner's stack
+    from roibench.run.runner import Cell, RunPlan
 
 
 class PlanFilter(BaseModel):

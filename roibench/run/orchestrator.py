@@ -25,19 +25,17 @@ from roibench.core.records import CallRecord, TrialRecord
 from roibench.core.secrets import redact
 from roibench.journal.spec import Overrides, RunSpec, header_line
 from roibench.journal.store import Journal, TrialKey
-from roibench.model.cache import ResponseCache
 from roibench.results.summary import CellSummary, new_tallies, summarize, tally_journal
 from roibench.results.tally import CellTally
 from roibench.run.filters import PlanFilter, filter_plan
 from roibench.run.inputs import check_cache_path, check_out_dir
-from roibench.run.local_models import check_local_models
-from roibench.run.plan import build_run_spec, plan_from_spec, read_run_spec
-from roibench.run.preflight import check_endpoints, git_commit
-from roibench.run.runner import Runner, RunOptions, RunPlan, RunResult, plan_suite
 
+# The runner's stack (openai, LangGraph) is imported where a run is planned, not with this
+# module: `run_suite` starts the MLflow helper first, so that MLflow's imports in the helper
+# overlap these in the run's process.
 if TYPE_CHECKING:
-    from roibench.sinks.mlflow.runs import MlflowOutcome
-    from roibench.sinks.mlflow.trace_stream import TraceStreamer
+    from roibench.run.runner import RunOptions, RunPlan, RunResult
+    from roibench.sinks.mlflow.trace_stream import MlflowOutcome, SinkHelper
 
 
 class Executor(StrEnum):
@@ -152,12 +150,11 @@ class Prepared:
 @dataclass
 class TrialHandler:
     """The one 'trial finished' handler of every executor: the runner has journaled the
-    record; this tallies it, adds its fresh spend, counts cache hits, hands it to the trace
-    streamer and reports progress."""
+    record; this tallies it, adds its fresh spend, counts cache hits and reports progress.
+    (Traces and tables are the MLflow helper's: it reads the record from the journal.)"""
 
     tallies: dict[str, CellTally]
     reporter: Reporter
-    streamer: TraceStreamer | None = None
     spend_usd: Decimal = Decimal(0)
     cached_calls: int = 0
     cached_cost_usd: Decimal = Decimal(0)
@@ -171,8 +168,6 @@ class TrialHandler:
             if call.cached:
                 self.cached_calls += 1
                 self.cached_cost_usd += call.cost_usd or Decimal(0)
-        if self.streamer is not None:
-            self.streamer.submit(record)
         if self.also is not None:
             self.also(record)
         self.reporter.trial(record, self.spend_usd)
@@ -189,7 +184,8 @@ class SuiteOutcome:
     handler: TrialHandler
     mlflow: MlflowOutcome | None = None
     timings_s: dict[str, float] = field(default_factory=dict)
-    """Wall seconds of each phase: 'prepare', 'trials' (with the summary), 'logging'."""
+    """Wall seconds of each phase: 'prepare' (plan, checks, the journal's header), 'trials',
+    'summary' (the statistics), 'logging' (waiting for MLflow)."""
 
 
 def _new_journal_path(out: Path, suite_name: str) -> tuple[Path, str]:
@@ -225,6 +221,11 @@ def _refuse_conflicts(request: RunRequest, spec: RunSpec) -> None:
 
 def prepare(request: RunRequest) -> Prepared:
     """Plan the run (or the resume) and open its journal; every problem is an InputError."""
+    from roibench.run.local_models import check_local_models
+    from roibench.run.plan import build_run_spec, plan_from_spec, read_run_spec
+    from roibench.run.preflight import git_commit
+    from roibench.run.runner import plan_suite
+
     if request.resume is not None:
         if request.only.any:
             raise InputError("--resume runs the rest of the run as it started; no filters")
@@ -295,12 +296,17 @@ def check(prepared: Prepared, request: RunRequest) -> None:
                 f"--max-spend needs every model priced; unpriced: {', '.join(unpriced)}"
             )
     if request.preflight:
+        from roibench.run.preflight import check_endpoints
+
         problems = check_endpoints(prepared.plan)
         if problems:
             raise InputError("; ".join(p.message for p in problems), file=request.suite)
 
 
 def _options(prepared: Prepared, request: RunRequest) -> RunOptions:
+    from roibench.model.cache import ResponseCache
+    from roibench.run.runner import RunOptions
+
     faults = prepared.spec.options.faults if prepared.resumed else request.faults
     return RunOptions(
         cache=ResponseCache(request.cache) if request.cache is not None else None,
@@ -331,6 +337,8 @@ def execute(prepared: Prepared, request: RunRequest, handler: TrialHandler) -> R
                 address=request.address,
                 workers=request.workers,
             )
+        from roibench.run.runner import Runner
+
         runner = Runner(prepared.plan, journal=journal, progress=handler, options=options)
         return asyncio.run(runner.run())
     except KeyboardInterrupt:  # the trials in flight are lost: their calls are journaled
@@ -347,28 +355,26 @@ def trace_sample_for(request: RunRequest, spec: RunSpec) -> float:
         return 0.0
     if request.trace_sample is not None:
         return request.trace_sample
-    from roibench.sinks.mlflow.runs import default_trace_sample
+    from roibench.sinks.mlflow.traces import default_trace_sample
 
     return default_trace_sample(spec.total_trials)
 
 
-def start_streamer(prepared: Prepared, request: RunRequest) -> TraceStreamer | None:
-    """The trace helper that writes traces while trials run, if MLflow is on and reachable."""
-    sample = trace_sample_for(request, prepared.spec)
-    if not request.mlflow or sample == 0.0:
-        return None
-    import mlflow
-
-    from roibench.sinks.mlflow.runs import (
-        bound_mlflow_retries,
-        start_trace_streamer,
-        tracking_reachable,
-    )
-
-    bound_mlflow_retries()
-    if tracking_reachable(mlflow.get_tracking_uri()) is not None:
-        return None
-    return start_trace_streamer(prepared.spec, request.experiment, sample, prepared.journal_path)
+def start_helper(helper: SinkHelper, prepared: Prepared, request: RunRequest) -> None:
+    """Point the MLflow helper at the run's journal: it traces and tabulates the trials from
+    there as they finish, and logs the run at the end."""
+    spec = prepared.spec
+    contexts = {
+        cell.label: {
+            "model_id": cell.model.model_id,
+            "provider": cell.model.provider.name,
+            "simulated": spec.simulated,
+            "run_key": spec.run_key,
+        }
+        for cell in spec.cells
+    }
+    sample = trace_sample_for(request, spec)
+    helper.start(spec, prepared.journal_path, request.experiment, sample, contexts)
 
 
 def run_suite(request: RunRequest, reporter: Reporter | None = None) -> SuiteOutcome:
@@ -382,41 +388,39 @@ def run_suite(request: RunRequest, reporter: Reporter | None = None) -> SuiteOut
         require_ray()
     elif request.address is not None or request.workers is not None:
         raise InputError("--address and --workers need --executor ray", field="--executor")
-    prepared = prepare(request)
-    check(prepared, request)
-    prepared.open_journal()
-    t1 = time.perf_counter()
-    streamer = start_streamer(prepared, request)
-    handler = TrialHandler(prepared.tallies, reporter, streamer)
-    reporter.started(prepared.spec, len(prepared.done))
-    try:
-        result = execute(prepared, request, handler)
-    except Interrupted:
-        if streamer is not None:
-            streamer.close()
-        raise
-    finally:
-        reporter.finished()
-    summaries = summarize(prepared.spec, prepared.tallies)
-    outcome = SuiteOutcome(prepared.spec, prepared.journal_path, summaries, result, handler)
-    t2 = time.perf_counter()
-    outcome.timings_s = {"prepare": t1 - t0, "trials": t2 - t1, "logging": 0.0}
+    helper: SinkHelper | None = None
     if request.mlflow:
-        from roibench.journal.store import iter_trials
-        from roibench.sinks.mlflow.runs import log_to_mlflow
+        # first: the helper imports MLflow and opens its store while this process plans and
+        # runs the trials (it writes nothing until `start`: a refused run logs nothing)
+        from roibench.sinks.mlflow.trace_stream import SinkHelper
 
-        outcome.mlflow = log_to_mlflow(
-            prepared.spec,
-            iter_trials(prepared.journal_path),
-            summaries,
-            prepared.journal_path,
-            request.experiment,
-            trace_sample=trace_sample_for(request, prepared.spec),
-            streamed=streamer,
-        )
-        outcome.timings_s["logging"] = time.perf_counter() - t2
-    elif streamer is not None:
-        streamer.close()
+        helper = SinkHelper()
+    try:
+        prepared = prepare(request)
+        check(prepared, request)
+        prepared.open_journal()
+        t1 = time.perf_counter()
+        if helper is not None:
+            start_helper(helper, prepared, request)
+        handler = TrialHandler(prepared.tallies, reporter)
+        reporter.started(prepared.spec, len(prepared.done))
+        try:
+            result = execute(prepared, request, handler)
+        finally:
+            reporter.finished()
+        t2 = time.perf_counter()
+        summaries = summarize(prepared.spec, prepared.tallies)
+        outcome = SuiteOutcome(prepared.spec, prepared.journal_path, summaries, result, handler)
+        t3 = time.perf_counter()
+        outcome.timings_s = {"prepare": t1 - t0, "trials": t2 - t1, "summary": t3 - t2}
+        outcome.timings_s["logging"] = 0.0
+        if helper is not None:
+            outcome.mlflow = helper.finish(prepared.spec, summaries)
+            outcome.timings_s["logging"] = time.perf_counter() - t3
+    except BaseException:  # refused, interrupted (Interrupted: resume it) or failed
+        if helper is not None:
+            helper.abort()  # nothing is logged: `roibench log` or the resume does it
+        raise
     return outcome
 
 
@@ -430,6 +434,7 @@ def log_journal(
     """`roibench log`: the part after the runner, from a journal alone — its RunSpec and
     records, never the live suite or today's code. Returns (spec, trials, MLflow outcome)."""
     from roibench.journal.store import iter_trials
+    from roibench.run.plan import read_run_spec
     from roibench.sinks.mlflow.runs import log_to_mlflow
 
     spec = read_run_spec(journal)

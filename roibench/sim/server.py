@@ -75,11 +75,16 @@ class SimServer:
         self.latency_s = latency_s
         """Fixed response latency for every profile (benchmarks); None = the profile's own."""
         self.requests = 0
+        """Chat-completion requests received (any answer, faults included)."""
         self.faults_injected = 0
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+
+    def stats(self) -> dict[str, int]:
+        """What the simulator has served so far (`GET /stats` returns it as JSON)."""
+        return {"requests": self.requests, "faults_injected": self.faults_injected}
 
     @property
     def base_url(self) -> str:
@@ -198,6 +203,11 @@ class SimServer:
                     "invalid_api_key",
                 ),
             )
+            return True
+        if path in ("/v1/stats", "/stats") and method == "GET":
+            # what the simulator served, so a benchmark can prove two clients made the same
+            # requests (counted here, not by the clients)
+            await self._send_json(writer, 200, self.stats())
             return True
         if path in ("/v1/models", "/models") and method == "GET":
             data = [{"id": f"sim/{n}", "object": "model", "owned_by": "roibench"} for n in PROFILES]

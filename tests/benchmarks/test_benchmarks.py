@@ -61,3 +61,20 @@ def test_stats_small() -> None:
     ]
     assert [r[0] for r in rows] == ["200", "400"] and all(float(x) > 0 for r in rows for x in r[1:])
     assert "load average while measured" in out.stdout
+
+
+def test_minimal_quick() -> None:
+    """The minimal-task benchmark runs every kind as a whole process, and the simulator's
+    counter shows they made the same requests: 20 tasks, two requests each, in every kind."""
+    out = run("minimal.py", "--quick")
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.split()[:2] == ["latency", "bare/s"])
+    row = lines[header + 1].split()
+    assert row[0] == "0.00" and all(float(v) > 0 for v in row[1:4])
+    assert row[-3:] == ["40", "40", "40"]  # bare / roibench / no-trace, counted by the sim
+    assert "MISMATCH" not in out.stdout and "different requests" not in out.stdout
+    assert "1-task run, whole process" in out.stdout
+    cpu = next(i for i, line in enumerate(lines) if line.startswith("CPU, user + system"))
+    assert [lines[cpu + k].split()[0] for k in (2, 3, 4)] == ["bare", "roibench", "no-trace"]
+    assert "ms per trace (20 traces" in out.stdout and "targets:" in out.stdout

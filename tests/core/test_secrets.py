@@ -85,3 +85,18 @@ def test_redact_json_keeps_the_document_valid_for_a_one_character_key(
     # an identifier field holding a record is masked inside like any other
     nested = json.loads(redact_json('{"model":{"base_url":"http://u:p@h/v1"}}'))
     assert nested == {"model": {"base_url": f"http://{MASK}@h/v1"}}
+
+
+def test_a_key_set_or_changed_after_a_redaction_is_still_masked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The environment is read once and re-read only when it changed: a change must show."""
+    assert redact("before any key: zq-first-secret-0001") == "before any key: zq-first-secret-0001"
+    monkeypatch.setenv("LATE_API_KEY", "zq-first-secret-0001")
+    assert redact("now: zq-first-secret-0001") == f"now: {MASK}"
+    monkeypatch.setenv("LATE_API_KEY", "zq-second-secret-0002")
+    assert redact("zq-second-secret-0002 / zq-first-secret-0001") == (
+        f"{MASK} / zq-first-secret-0001"
+    )
+    monkeypatch.delenv("LATE_API_KEY")
+    assert redact("gone: zq-second-secret-0002") == "gone: zq-second-secret-0002"

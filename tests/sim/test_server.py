@@ -154,3 +154,19 @@ def test_unknown_conversation_gets_a_plain_answer(sim_server: SimServer) -> None
 def test_models_listing(sim_server: SimServer) -> None:
     ids = [m.id for m in client(sim_server).models.list()]
     assert ids == ["sim/frontier", "sim/balanced", "sim/budget"]
+
+
+def test_stats_count_the_chat_requests_it_served(sim_server: SimServer) -> None:
+    """`GET /stats` counts chat-completion requests (the benchmarks compare clients by it);
+    other routes (the models listing, /stats itself) are not counted."""
+    base = sim_server.base_url.removesuffix("/v1")
+    c = client(sim_server)
+    c.models.list()
+    hello = [{"role": "user", "content": "hi"}]
+    for _ in range(3):
+        c.chat.completions.create(model="sim/frontier", messages=hello)  # type: ignore[arg-type]
+    with pytest.raises(openai.NotFoundError):  # answered with a 404, still a request received
+        c.chat.completions.create(model="gpt-nope", messages=[{"role": "user", "content": "hi"}])
+    first = httpx.get(f"{base}/stats").json()
+    assert first == {"requests": 4, "faults_injected": 0}
+    assert httpx.get(f"{sim_server.base_url}/stats").json() == first

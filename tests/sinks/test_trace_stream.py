@@ -1,8 +1,9 @@
-"""Traces streamed from a helper process while trials run, and the fallback when the store
-cannot take them."""
+"""The MLflow helper: traces streamed and tables built from the journal while trials run, the
+run logged by the helper at the end, and the fallbacks when the store or the helper fails."""
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import signal
@@ -13,6 +14,7 @@ import time
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from mlflow.tracking import MlflowClient
@@ -20,6 +22,10 @@ from mlflow.tracking import MlflowClient
 from roibench.core.outcomes import Outcome
 from roibench.core.records import CallRecord, TrialRecord
 from roibench.core.usage import Usage
+
+if TYPE_CHECKING:
+    from roibench.journal.spec import RunSpec
+    from roibench.results.summary import CellSummary
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -92,42 +98,132 @@ def journal_trial(task: str, k: int, cell: str = "w/a/m") -> TrialRecord:
     )  # fmt: skip
 
 
+def quickstart_spec(tmp: Path) -> tuple[RunSpec, Path]:
+    """The quickstart's RunSpec and a journal holding it as its header."""
+    from roibench.config.suite import load_suite
+    from roibench.journal.spec import header_line
+    from roibench.journal.store import Journal
+    from roibench.run.plan import spec_for
+    from roibench.run.runner import plan_suite
+
+    spec = spec_for(plan_suite(load_suite(REPO / "evals/quickstart.toml")), "helper-test")
+    path = tmp / "journal.jsonl"
+    Journal(path, header=header_line(spec)).close()
+    return spec, path
+
+
+def contexts(spec: RunSpec) -> dict[str, dict[str, object]]:
+    return {
+        c.label: {"model_id": c.model.model_id, "provider": "sim", "simulated": True}
+        for c in spec.cells
+    }
+
+
+def summaries_of(spec: RunSpec, trials: list[TrialRecord]) -> dict[str, CellSummary]:
+    from roibench.results.summary import summarize, tally_trials
+
+    return summarize(spec, tally_trials(spec, trials))
+
+
+def cell_traces(client: MlflowClient, experiment: str, cell: str) -> list[str]:
+    """Task ids of the traces linked to a cell's run (one per trace)."""
+    exp = client.get_experiment_by_name(experiment)
+    assert exp is not None
+    run = next(r for r in client.search_runs([exp.experiment_id]) if r.info.run_name == cell)
+    traces = client.search_traces(
+        locations=[exp.experiment_id], run_id=run.info.run_id, max_results=100
+    )
+    return sorted(t.info.tags["roibench.task_id"] for t in traces)
+
+
 @pytest.mark.parametrize("start_method", ["fork", "spawn"])
-def test_the_helper_follows_the_journal_from_where_it_started(
+def test_the_helper_follows_the_journal_and_logs_the_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, start_method: str
 ) -> None:
     from roibench.journal.store import Journal
     from roibench.sinks.mlflow import trace_stream
-    from roibench.sinks.mlflow.trace_stream import TraceStreamer
+    from roibench.sinks.mlflow.trace_stream import SinkHelper
 
     if start_method not in multiprocessing.get_all_start_methods():
         pytest.skip(f"{start_method} is not available on {sys.platform}")
     monkeypatch.setattr(trace_stream, "_start_method", lambda: start_method)
+    import mlflow
 
     uri = f"sqlite:///{tmp_path / 'm.db'}"
+    mlflow.set_tracking_uri(uri)  # in-process, as a caller may: the helper uses it too
     client = MlflowClient(tracking_uri=uri)
-    experiment_id = client.create_experiment("follow")  # the parent holds a connection
-    path = tmp_path / "journal.jsonl"
-    journal = Journal(path, header={"suite": "s"})
-    journal.append(journal_trial("before", 0))  # a resumed run's earlier trial: not the helper's
-    streamer = TraceStreamer(
-        uri, experiment_id, {"w/a/m": {"model_id": "m", "provider": "sim", "simulated": True}},
-        journal=path, sample=1.0, seed=1,
+    client.create_experiment("other")  # the parent holds a connection to the database
+    spec, path = quickstart_spec(tmp_path)
+    cell = spec.cells[0].label
+    journal = Journal(path)
+    earlier = journal_trial("t0", 0, cell)
+    journal.append(earlier)  # a resumed run's earlier trial: in the tables and traced too
+    helper = SinkHelper()
+    try:
+        helper.start(spec, path, "follow", 1.0, contexts(spec))
+        trials = [earlier]
+        for k in range(5):  # written while the helper runs, some after it caught up
+            trial = journal_trial("t1", k, cell)
+            journal.append(trial)
+            trials.append(trial)
+            if k == 2:
+                time.sleep(0.3)
+        journal.close()
+        outcome = helper.finish(spec, summaries_of(spec, trials))
+    finally:
+        mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
+    assert outcome.error is None and outcome.run_id is not None
+    assert helper.written.keys[cell] == {("t0", 0)} | {("t1", k) for k in range(5)}
+    assert cell_traces(client, "follow", cell) == ["t0"] + ["t1"] * 5
+    # the parent's own connection still works after the helper used the same database
+    assert client.get_experiment_by_name("other") is not None
+    cell_run = next(
+        r
+        for r in client.search_runs([client.get_experiment_by_name("follow").experiment_id])  # type: ignore[union-attr]
+        if r.info.run_name == cell
+    )
+    assert cell_run.data.metrics["trials"] == 6 and cell_run.data.metrics["traces"] == 6
+    local = client.download_artifacts(cell_run.info.run_id, "trials.json", str(tmp_path))
+    assert len(json.loads(Path(local).read_text())["data"]) == 6  # the helper's own table
+
+
+def test_a_refused_run_leaves_the_store_untouched(tmp_path: Path) -> None:
+    from roibench.sinks.mlflow.trace_stream import SinkHelper
+
+    env_uri = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp_path / 'never.db'}"
+    try:
+        helper = SinkHelper()
+        time.sleep(0.5)  # it is importing MLflow meanwhile
+        helper.abort()
+    finally:
+        if env_uri is None:
+            del os.environ["MLFLOW_TRACKING_URI"]
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = env_uri
+    assert helper.pid is not None and process_gone(helper.pid)
+    assert not (tmp_path / "never.db").exists()
+
+
+def test_the_run_process_does_not_import_mlflow(tmp_path: Path) -> None:
+    """`roibench run` leaves MLflow to its helper: the run's own process never imports it
+    (the import, the store and the plots are the helper's, on another core)."""
+    code = (
+        "import sys\nfrom pathlib import Path\n"
+        "from roibench.run.orchestrator import RunRequest, run_suite\n"
+        f"out = run_suite(RunRequest(suite=Path({str(REPO / 'evals/quickstart.toml')!r}), "
+        f"limit=2, trials=1, out=Path({str(tmp_path / 'runs')!r})))\n"
+        "print('LOGGED', out.mlflow.error is None and out.mlflow.run_id is not None)\n"
+        "heavy = [m for m in ('mlflow', 'pandas', 'matplotlib') if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    env = dict(os.environ, MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'm.db'}")
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path,
+        timeout=600,
     )  # fmt: skip
-    for k in range(5):  # written while the helper runs, some after it caught up
-        journal.append(journal_trial("t1", k))
-        streamer.submit(journal_trial("t1", k))
-        if k == 2:
-            time.sleep(0.3)
-    journal.close()
-    written = streamer.finish()
-    assert written.error is None
-    assert len(written.ids["w/a/m"]) == 5
-    assert written.keys == {"w/a/m": {("t1", k) for k in range(5)}}
-    # the parent's own connection still works after a forked helper used the same database
-    traces = client.search_traces(locations=[experiment_id], max_results=50)
-    assert sorted(t.info.trace_id for t in traces) == sorted(written.ids["w/a/m"])
-    assert {t.info.tags["roibench.task_id"] for t in traces} == {"t1"}
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "LOGGED True" in out.stdout and "HEAVY []" in out.stdout, out.stdout
 
 
 def test_the_helper_is_forked_only_from_a_single_threaded_process() -> None:
@@ -160,26 +256,33 @@ def process_gone(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process state in /proc")
-def test_the_helper_stops_when_its_run_is_killed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("started", [False, True])
+def test_the_helper_stops_when_its_run_is_killed(tmp_path: Path, started: bool) -> None:
     script = f"""
 import time
 from pathlib import Path
-from mlflow.tracking import MlflowClient
+from roibench.config.suite import load_suite
+from roibench.journal.spec import header_line
 from roibench.journal.store import Journal
-from roibench.sinks.mlflow.trace_stream import TraceStreamer
+from roibench.run.plan import spec_for
+from roibench.run.runner import plan_suite
+from roibench.sinks.mlflow.trace_stream import SinkHelper
 
-uri = "sqlite:///{tmp_path / "m.db"}"
-experiment_id = MlflowClient(tracking_uri=uri).create_experiment("killed")
-journal = Path(r"{tmp_path / "journal.jsonl"}")
-Journal(journal, header={{"suite": "s"}}).close()
-streamer = TraceStreamer(
-    uri, experiment_id, {{"w/a/m": {{"model_id": "m", "provider": "sim", "simulated": True}}}},
-    journal=journal, sample=1.0, seed=1,
-)
-print(streamer.pid, flush=True)
+helper = SinkHelper()
+if {started}:
+    spec = spec_for(plan_suite(load_suite(Path(r"{REPO / "evals/quickstart.toml"}"))))
+    journal = Path(r"{tmp_path / "journal.jsonl"}")
+    Journal(journal, header=header_line(spec)).close()
+    fields = {{"model_id": "m", "provider": "sim", "simulated": True}}
+    cells = {{c.label: fields for c in spec.cells}}
+    helper.start(spec, journal, "killed", 1.0, cells)
+print(helper.pid, flush=True)
 time.sleep(600)
 """
-    run = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    env = dict(os.environ, MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'm.db'}")
+    run = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=REPO, env=env
+    )
     assert run.stdout is not None
     helper = int(run.stdout.readline())
     assert not process_gone(helper)
@@ -194,46 +297,45 @@ time.sleep(600)
     assert stopped
 
 
-def test_a_helper_that_dies_half_way_leaves_the_rest_to_the_sink(tmp_path: Path) -> None:
-    from roibench.config.suite import load_suite
-    from roibench.journal.store import Journal
-    from roibench.run.plan import spec_for
-    from roibench.run.runner import plan_suite
-    from roibench.sinks.mlflow.runs import finish_streamed_traces, trace_fields
-    from roibench.sinks.mlflow.trace_stream import TraceStreamer
+def test_a_helper_that_dies_half_way_leaves_the_rest_to_the_run(tmp_path: Path) -> None:
+    import mlflow
 
-    plan = spec_for(plan_suite(load_suite(REPO / "evals/quickstart.toml")))
-    cell = plan.cells[0]
+    from roibench.journal.store import Journal
+    from roibench.sinks.mlflow.trace_stream import SinkHelper
+
     uri = f"sqlite:///{tmp_path / 'm.db'}"
+    mlflow.set_tracking_uri(uri)
     client = MlflowClient(tracking_uri=uri)
-    experiment_id = client.create_experiment("died")
-    path = tmp_path / "journal.jsonl"
-    journal = Journal(path, header={"suite": "quickstart"})
-    fields = {k: v for k, v in trace_fields(cell, plan).items() if k != "cell"}
-    streamer = TraceStreamer(
-        uri, experiment_id, {cell.label: fields}, journal=path, sample=1.0, seed=plan.seed
-    )
-    trials = [journal_trial(f"t{i}", 0, cell.label) for i in range(5)]
-    for t in trials[:3]:
-        journal.append(t)
-        streamer.submit(t)
-    deadline = time.monotonic() + 60  # until the helper has written its first batch
-    while len(client.search_traces(locations=[experiment_id])) < 3:
-        assert time.monotonic() < deadline, "the helper wrote nothing"
-        time.sleep(0.1)
-    time.sleep(1.0)  # its report of that batch reaches the pipe
-    assert streamer.pid is not None
-    os.kill(streamer.pid, signal.SIGKILL)  # e.g. the OOM killer
-    for t in trials[3:]:
-        journal.append(t)
-        streamer.submit(t)
-    journal.close()
-    run_id = client.create_run(experiment_id).info.run_id
-    finish_streamed_traces(client, plan, streamer, {cell.label: run_id}, path, experiment_id)
-    written = streamer.finish()
-    assert written.error is not None and "died" in written.error
-    assert written.keys[cell.label] == {(f"t{i}", 0) for i in range(3)}
+    spec, path = quickstart_spec(tmp_path)
+    cell = spec.cells[0].label
+    journal = Journal(path)
+    helper = SinkHelper()
+    try:
+        helper.start(spec, path, "died", 1.0, contexts(spec))
+        trials = [journal_trial(f"t{i}", 0, cell) for i in range(5)]
+        for t in trials[:3]:
+            journal.append(t)
+        deadline = time.monotonic() + 120  # until the helper has written its first batch
+        while True:
+            exp = client.get_experiment_by_name("died")
+            if exp is not None and len(client.search_traces(locations=[exp.experiment_id])) >= 3:
+                break
+            assert time.monotonic() < deadline, "the helper wrote nothing"
+            time.sleep(0.1)
+        time.sleep(1.0)  # its report of that batch reaches the pipe
+        assert helper.pid is not None
+        os.kill(helper.pid, signal.SIGKILL)  # e.g. the OOM killer
+        for t in trials[3:]:
+            journal.append(t)
+        journal.close()
+        outcome = helper.finish(spec, summaries_of(spec, trials))
+    finally:
+        mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
+    assert outcome.error is None, outcome.error  # logged from the run's process instead
+    assert helper.written.error is not None and "died" in helper.written.error
+    assert helper.written.keys[cell] == {(f"t{i}", 0) for i in range(3)}
     # every trial has exactly one trace, linked to the cell's run: none lost, none twice
-    traces = client.search_traces(locations=[experiment_id], run_id=run_id, max_results=50)
-    assert sorted(t.info.tags["roibench.task_id"] for t in traces) == [f"t{i}" for i in range(5)]
-    assert len(client.search_traces(locations=[experiment_id], max_results=50)) == 5
+    assert cell_traces(client, "died", cell) == [f"t{i}" for i in range(5)]
+    exp = client.get_experiment_by_name("died")
+    assert exp is not None
+    assert len(client.search_traces(locations=[exp.experiment_id], max_results=50)) == 5

@@ -8,10 +8,10 @@ import os
 import tempfile
 import time
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import mlflow
@@ -25,23 +25,16 @@ from roibench.core.secrets import redact
 from roibench.journal.spec import CellSpec, RunSpec
 from roibench.results.summary import CellSummary
 from roibench.sinks.mlflow.names import cell_run_name
-from roibench.sinks.mlflow.trace_stream import StreamedTraces, TraceStreamer
+from roibench.sinks.mlflow.trace_stream import MlflowOutcome, StreamedTraces
+from roibench.sinks.mlflow.traces import default_trace_sample
+
+if TYPE_CHECKING:
+    from roibench.sinks.plots import CellPoint
 
 MAX_PARAM = 500  # MLflow's param value limit is 6000 chars; keep params short and readable
 
 
 TRACE_SAMPLE_ENV = "ROIBENCH_TRACE_SAMPLE"
-
-
-DEFAULT_MAX_TRACES = 2000
-"""Without an explicit sample, every trial is traced up to this many per run; a larger run
-traces this many (the same sample in every cell), so logging stays a small share of a long
-run's wall time. `--trace-sample 1` traces everything."""
-
-
-def default_trace_sample(total_trials: int) -> float:
-    """The sampling fraction used when none is given."""
-    return min(1.0, DEFAULT_MAX_TRACES / max(1, total_trials))
 
 
 def trace_sample_from_env(total_trials: int = 0) -> float:
@@ -230,13 +223,11 @@ def log_dataset_input(client: MlflowClient, run_id: str, cell: CellSpec) -> None
     )
 
 
-def log_plots(
-    client: MlflowClient, run_id: str, spec: RunSpec, summaries: dict[str, CellSummary]
-) -> list[str]:
-    """The suite's plots as PNG artifacts under `plots/` of the parent run."""
-    from roibench.sinks.plots import CellPoint, suite_plots
+def plot_cells(spec: RunSpec, summaries: dict[str, CellSummary]) -> list[CellPoint]:
+    """What the suite's plots are drawn from, one point per cell in the spec's order."""
+    from roibench.sinks.plots import CellPoint
 
-    cells = [
+    return [
         CellPoint(
             label=c.label,
             metrics=summaries[c.label].metrics,
@@ -244,7 +235,21 @@ def log_plots(
         )
         for c in spec.cells
     ]
-    images = suite_plots(cells, spec.outcome_pricing)
+
+
+def log_plots(
+    client: MlflowClient,
+    run_id: str,
+    spec: RunSpec,
+    summaries: dict[str, CellSummary],
+    images: dict[str, bytes] | None = None,
+) -> list[str]:
+    """The suite's plots as PNG artifacts under `plots/` of the parent run (`images`: drawn
+    elsewhere already, by artifact name; else drawn here)."""
+    from roibench.sinks.plots import suite_plots
+
+    if images is None:
+        images = suite_plots(plot_cells(spec, summaries), spec.outcome_pricing)
     with tempfile.TemporaryDirectory() as tmp:
         for name, png in images.items():
             (Path(tmp) / name).write_bytes(png)
@@ -262,9 +267,11 @@ def log_suite_run(
     *,
     trace_sample: float | None = None,
     trace_method: str = "auto",
-    streamed: StreamedTraces | TraceStreamer | None = None,
+    streamed: StreamedTraces | None = None,
     extra_tags: dict[str, str] | None = None,
     run_key: str | None = None,
+    tables: dict[str, CellTables] | None = None,
+    plot_images: Callable[[], dict[str, bytes] | None] | None = None,
 ) -> str:
     """Log the parent and child runs; return the parent run id. `trials`: every trial of the
     run, iterated once (e.g. `journal.iter_trials`, so a long run is never held in memory).
@@ -272,10 +279,11 @@ def log_suite_run(
     `trace_sample`: fraction of trials that get a trace (1 = every trial, 0 = none); the same
     (task, trial) pairs in every cell. None reads $ROIBENCH_TRACE_SAMPLE, else traces every
     trial up to DEFAULT_MAX_TRACES. `trace_method`: see `tracing.log_trial_traces`.
-    `streamed`: traces written during the run — what a finished streamer wrote, or the
-    streamer itself, still draining: it is waited for only after every run, table and plot is
-    logged (on another core meanwhile), then its traces are linked; should it have failed,
-    its trials' traces are written here from the journal.
+    `streamed`: traces written during the run (by the MLflow helper): linked, not written
+    again. `tables`: the cells' tables already gathered from the trials (the helper builds
+    them while the trials run); then `trials` is not read. `plot_images`: the plots drawn
+    elsewhere while the runs and tables are logged, asked for when they are logged (None from
+    it: drawn here).
     """
     if trace_sample is None:
         total = sum(s.economics.counts.total for s in summaries.values())
@@ -284,11 +292,10 @@ def log_suite_run(
 
     from roibench.sinks.mlflow.traces import link_traces
 
-    if isinstance(streamed, TraceStreamer):  # what it was handed is its to write
-        streamer, written = streamed, StreamedTraces(keys=streamed.keys)
-    else:
-        streamer, written = None, streamed
-    tables = gather_tables(spec, trials, trace_sample, written)
+    written = streamed
+    if tables is None:
+        tables = gather_tables(spec, trials, trace_sample, written)
+    tables = dict(tables)  # each cell's entry is dropped once logged
 
     client = MlflowClient()
     name = experiment_name or spec.suite.name
@@ -387,14 +394,8 @@ def log_suite_run(
                 link_traces(client, written.ids[cell.label], cid)
             client.log_metric(cid, "traces", float(table.traced), now, 0)
             cell_runs[cell.label] = cid
-            if streamer is None:
-                client.set_terminated(cid, "FINISHED", end_time=ends[cell.label])
-        log_plots(client, pid, spec, summaries)
-        if streamer is not None:
-            finish_streamed_traces(
-                client, spec, streamer, cell_runs, journal_path, experiment_id, trace_method,
-                end_times=ends,
-            )  # fmt: skip
+            client.set_terminated(cid, "FINISHED", end_time=ends[cell.label])
+        log_plots(client, pid, spec, summaries, plot_images() if plot_images else None)
         client.set_terminated(pid, "FINISHED", end_time=max(ends.values(), default=now))
     except BaseException:
         client.set_terminated(pid, "FAILED")
@@ -451,47 +452,6 @@ def clear_previous_logging(
     return len(runs)
 
 
-def finish_streamed_traces(
-    client: MlflowClient,
-    spec: RunSpec,
-    streamer: TraceStreamer,
-    cell_runs: dict[str, str],
-    journal_path: Path | None,
-    experiment_id: str,
-    trace_method: str = "auto",
-    end_times: dict[str, int] | None = None,
-) -> None:
-    """Wait for the streamer, link what it wrote to the cell runs and finish them (at
-    `end_times[label]`, epoch ms, when given). If it
-    stopped short, write the traces of the trials it was handed but did not write, from the
-    journal (streamed, so only those trials are held): none is lost, none written twice."""
-    from roibench.journal.store import iter_trials
-    from roibench.sinks.mlflow.traces import link_traces
-
-    written = streamer.finish()
-    for label, ids in written.ids.items():
-        if ids and label in cell_runs:
-            link_traces(client, ids, cell_runs[label])
-    missing = {
-        label: keys - written.keys.get(label, set())
-        for label, keys in streamer.keys.items()
-        if label in cell_runs
-    }
-    if journal_path is not None and any(missing.values()):
-        handed: dict[str, list[TrialRecord]] = {label: [] for label in missing}
-        for t in iter_trials(journal_path):
-            if t.cell in missing and (t.task_id, t.trial) in missing[t.cell]:
-                handed[t.cell].append(t)
-        for cell in spec.cells:
-            if handed.get(cell.label):
-                write_cell_traces(
-                    client, spec, cell, experiment_id, cell_runs[cell.label],
-                    handed[cell.label], trace_method,
-                )  # fmt: skip
-    for label, cid in cell_runs.items():
-        client.set_terminated(cid, "FINISHED", end_time=(end_times or {}).get(label))
-
-
 def write_cell_traces(
     client: MlflowClient,
     spec: RunSpec,
@@ -519,53 +479,11 @@ def trace_fields(cell: CellSpec, spec: RunSpec) -> dict[str, Any]:
     }
 
 
-def start_trace_streamer(
-    spec: RunSpec, experiment_name: str | None, sample: float, journal: Path
-) -> TraceStreamer | None:
-    """Start writing traces from a helper process as trials finish (see trace_stream): the
-    trials appended to `journal` from now on. None when there is nothing to trace or the
-    tracking store cannot be reached."""
-    if sample <= 0:
-        return None
-    try:
-        client = MlflowClient()
-        name = experiment_name or spec.suite.name
-        experiment = client.get_experiment_by_name(name)
-        experiment_id = (
-            experiment.experiment_id if experiment is not None else client.create_experiment(name)
-        )
-    except Exception:  # the sink reports an unreachable store at the end
-        return None
-    contexts = {}
-    for cell in spec.cells:
-        fields = trace_fields(cell, spec)
-        del fields["cell"]
-        contexts[cell.label] = fields
-    return TraceStreamer(
-        mlflow.get_tracking_uri(),
-        experiment_id,
-        contexts,
-        journal=journal,
-        sample=sample,
-        seed=spec.seed,
-    )
-
-
 def summary_json(summaries: dict[str, CellSummary]) -> str:
     """All cells' metrics as JSON (for `--json` output and tests)."""
     return json.dumps(
         {label: s.metrics for label, s in summaries.items()}, indent=2, sort_keys=True
     )
-
-
-@dataclass
-class MlflowOutcome:
-    """Whether logging worked."""
-
-    run_id: str | None
-    tracking_uri: str
-    error: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def tracking_reachable(uri: str, timeout_s: float = 3.0) -> str | None:
@@ -588,7 +506,7 @@ def log_to_mlflow(
     experiment: str | None,
     *,
     trace_sample: float | None = None,
-    streamed: StreamedTraces | TraceStreamer | None = None,
+    streamed: StreamedTraces | None = None,
     extra_tags: dict[str, str] | None = None,
 ) -> MlflowOutcome:
     """Log the run (`trials`: every trial, read once — e.g. streamed from the journal) and
@@ -597,23 +515,16 @@ def log_to_mlflow(
     everything, and `roibench log JOURNAL` completes the logging later without duplicates."""
     bound_mlflow_retries()
     uri = mlflow.get_tracking_uri()
-    hint = f"the journal is complete; run `roibench log {journal_path}`"
     problem = tracking_reachable(uri)
     try:
         if problem is not None:
-            return MlflowOutcome(None, uri, f"tracking server unreachable ({problem}); {hint}")
+            return MlflowOutcome(None, uri, unreachable_message(problem, journal_path))
         run_id = log_suite_run(
             spec, trials, summaries, journal_path, spec.run_name, experiment,
             trace_sample=trace_sample, streamed=streamed, extra_tags=extra_tags,
         )  # fmt: skip
     except Exception as exc:  # the run's results are safe in the journal whatever happens here
-        what = redact(f"{type(exc).__name__}: {exc}")[:300]
-        if tracking_reachable(uri) is not None:
-            what = f"tracking server unreachable ({what})"
-        return MlflowOutcome(None, uri, f"{what}; {hint}")
-    finally:
-        if isinstance(streamed, TraceStreamer):
-            streamed.close()  # the helper never outlives logging, whatever happened
+        return MlflowOutcome(None, uri, logging_failure(exc, uri, journal_path))
     if extra_tags is None or "roibench.reprice" not in extra_tags:
         from roibench.journal.store import Journal
 
@@ -623,6 +534,23 @@ def log_to_mlflow(
         finally:
             journal.close()
     return MlflowOutcome(run_id, uri)
+
+
+def _log_later(journal_path: Path) -> str:
+    return f"the journal is complete; run `roibench log {journal_path}`"
+
+
+def unreachable_message(problem: str, journal_path: Path) -> str:
+    """What the user is told when the tracking server cannot be reached."""
+    return f"tracking server unreachable ({problem}); {_log_later(journal_path)}"
+
+
+def logging_failure(exc: BaseException, uri: str, journal_path: Path) -> str:
+    """What the user is told when logging failed (masked; names an unreachable server)."""
+    what = redact(f"{type(exc).__name__}: {exc}")[:300]
+    if tracking_reachable(uri) is not None:
+        what = f"tracking server unreachable ({what})"
+    return f"{what}; {_log_later(journal_path)}"
 
 
 MLFLOW_RETRY_DEFAULTS = {

@@ -1,29 +1,44 @@
-"""Streaming traces to MLflow from a separate process while the trials run.
+"""The MLflow helper: a process that owns a run's MLflow logging, so the run's own process never
+imports MLflow or waits for its store.
 
-Writing a trace costs the tracking store several milliseconds; done after the run, a suite
-that traces every trial spends a large share of its wall time there. The runner's own process
-is the busy one (its event loop drives every trial), so a helper process builds and logs the
-traces in batches on another core. It reads the finished trials from the journal as it grows
-(the runner writes every trial there anyway), so the runner pays nothing per trace: no second
-serialisation, no queue. At the end the sink only links the streamed traces to their cell
-runs. Any failure in the helper (an old server, a file store without span logging) leaves the
-traces to the sink's own end-of-run path: nothing is lost, only the speed-up.
+Started first thing in a run (`SinkHelper()`, on Linux a fork of a single-threaded process, so
+it starts in milliseconds), it imports MLflow, its SQL store, pandas and matplotlib while the
+run plans and its trials start — about 2.5 s of CPU on another core instead of the run's
+critical path. Once the run's journal has its header (`start`) it opens the tracking store and
+follows the journal as it grows: each finished trial becomes its rows of the `trials` and
+`calls` tables and, when sampled, its trace, written in batches. The runner pays nothing per
+trial for any of it (it writes every trial to the journal anyway). At the end (`finish`) the
+run hands over its summaries and the helper logs the runs, metrics, tables and plots and links
+the traces, then exits.
+
+Everything the helper writes comes from the journal and the RunSpec, never the live plan. Any
+failure of the helper itself (killed, a store that cannot take batched spans) leaves the work
+to the run's process, from the journal: nothing is lost and no trace is written twice — each
+batch of traces is reported once it is written.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
+import pickle
 import queue
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from roibench.core.records import TrialRecord
 from roibench.sinks.mlflow.traces import trace_sampled
+
+if TYPE_CHECKING:
+    from roibench.journal.spec import RunSpec
+    from roibench.results.summary import CellSummary
+    from roibench.sinks.mlflow.runs import CellTables
+    from roibench.sinks.mlflow.traces import TracePlan
 
 BATCH_TRIALS = 25
 """Traces per write. Small: each write holds the SQLite store's write lock, and the runs logged at
@@ -31,7 +46,57 @@ the end of a run wait for it; the cost per request is small beside the cost per 
 BATCH_WAIT_S = 0.5
 """The longest a finished trial waits for its batch to fill."""
 POLL_S = 0.1
-"""How often the helper looks for new journal lines when it has caught up."""
+"""How often the helper looks for new journal lines (and messages) when it has caught up."""
+FINISH_TIMEOUT_S = 600.0
+"""How long `finish` waits without hearing from the helper before giving up on it."""
+
+
+@dataclass
+class MlflowOutcome:
+    """Whether logging worked."""
+
+    run_id: str | None
+    tracking_uri: str
+    error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StreamedTraces:
+    """Traces already written during the run, by cell: their ids and the (task, trial) keys."""
+
+    ids: dict[str, list[str]] = field(default_factory=dict)
+    keys: dict[str, set[tuple[str, int]]] = field(default_factory=dict)
+    error: str | None = None
+    """Why streaming stopped short (the helper failed or timed out), else None: then `ids` and
+    `keys` hold what it did write, and the other sampled trials still need a trace."""
+
+
+@dataclass(frozen=True)
+class _Start:
+    """The run's journal has its header: open the store and follow the journal."""
+
+    tracking_uri: str | None
+    """The parent's URI when it had set one in-process (else the helper resolves it alike)."""
+    experiment: str
+    journal: str
+    trace_from: int
+    """Byte offset of the journal's end when the run started: the trials before it (a resumed
+    run's) are traced at the end, after the sink has cleared what an earlier logging of the
+    journal left, like every trial not traced while the run went."""
+    sample: float
+    seed: int
+    contexts: dict[str, dict[str, Any]]
+    """Per cell label, what its traces share (`runs.trace_fields` less the cell)."""
+
+
+@dataclass(frozen=True)
+class _Finish:
+    """The last trial is in the journal: log the run."""
+
+    spec: RunSpec
+    summaries: dict[str, CellSummary]
+    extra_tags: dict[str, str] | None
 
 
 def _fresh_connections_after_fork() -> None:
@@ -48,180 +113,446 @@ def _fresh_connections_after_fork() -> None:
 
 def _start_method() -> str:
     """'fork' where it is safe: on Linux, from a process with a single thread (no lock can be
-    held by a thread the child would not have). It saves the helper the ~2 s of CPU that a
-    fresh interpreter spends importing MLflow. Elsewhere 'spawn'."""
+    held by a thread the child would not have). Elsewhere 'spawn' (a fresh interpreter, which
+    imports roibench as well, on another core)."""
     if sys.platform.startswith("linux") and threading.active_count() == 1:
         return "fork"
     return "spawn"
 
 
-def _worker(
-    tracking_uri: str,
-    experiment_id: str,
-    contexts: dict[str, dict[str, Any]],
-    journal: str,
-    offset: int,
-    seed: int,
-    sample: float,
-    parent_pid: int,
-    finished: Any,
-    outbox: Any,
-) -> None:
-    """Helper process: follow the journal from `offset`, trace the sampled trials in batches,
-    and once `finished` is set and every line is read, say so. Each batch is reported once it
-    is written, so a helper that fails half-way leaves the parent knowing which trials still
-    need a trace. Stops by itself if the parent dies (a killed run must not leave it polling
-    forever)."""
+def _warm_plots() -> None:
+    """What drawing the plots needs, imported ahead."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display (the plots draw on Figure + Agg, never pyplot)
+    import matplotlib.backends.backend_agg
+    import matplotlib.figure
+    import matplotlib.ticker
+
+    import roibench.sinks.plots
+
+    del matplotlib, roibench  # imported for their side effect: loaded
+
+
+def _warm_imports(*, plots: bool) -> None:
+    """What the helper will need, imported while the run's process plans and runs trials."""
+    import mlflow
+    import mlflow.data
+    import mlflow.store.tracking.sqlalchemy_store  # SQLAlchemy and alembic
+    import mlflow.tracing.client
+    import pandas
+
+    import roibench.sinks.mlflow.runs
+
+    del mlflow, pandas, roibench  # imported for their side effect: loaded
+    if plots:
+        _warm_plots()
+
+
+class _Plotter:
+    """A child of the helper that draws the plots while the helper logs the runs and tables
+    (matplotlib's drawing is the longest part of the end of a run, and the run's own process
+    is idle then: the plots get the other core). Forked first thing, while the helper has a
+    single thread, it imports matplotlib while the helper imports MLflow, waits for the cells
+    on a pipe and sends the PNGs back on another. It exits when the helper closes the pipe,
+    or dies."""
+
+    def __init__(self, pid: int, to_child: int, from_child: int) -> None:
+        self.pid = pid
+        self._to = to_child
+        self._from = from_child
+
+    @classmethod
+    def fork(cls) -> _Plotter | None:
+        """Fork the plotter (Linux, single-threaded helper only), or None."""
+        if not sys.platform.startswith("linux") or threading.active_count() != 1:
+            return None
+        down_r, down_w = os.pipe()
+        up_r, up_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the plotter
+            code = 1
+            try:
+                os.close(down_w)
+                os.close(up_r)
+                _warm_plots()
+                with os.fdopen(down_r, "rb") as down:
+                    cells, pricing = pickle.load(down)  # EOFError: the helper is done or gone
+                from roibench.sinks.plots import suite_plots
+
+                images = suite_plots(cells, pricing)
+                with os.fdopen(up_w, "wb") as up:
+                    pickle.dump(images, up)
+                code = 0
+            finally:
+                os._exit(code)  # never the helper's atexit handlers or buffers
+        os.close(down_r)
+        os.close(up_w)
+        return cls(pid, down_w, up_r)
+
+    def draw(self, cells: list[Any], pricing: Any) -> None:
+        """Start drawing."""
+        with os.fdopen(self._to, "wb") as down:
+            self._to = -1
+            pickle.dump((cells, pricing), down)
+
+    def images(self) -> dict[str, bytes] | None:
+        """The drawn plots (waits for them), or None if the plotter failed."""
+        try:
+            with os.fdopen(self._from, "rb") as up:
+                self._from = -1
+                images = pickle.load(up)
+        except Exception:
+            images = None
+        self.close()
+        return images
+
+    def close(self) -> None:
+        """Let the plotter go (it exits on the closed pipe) and reap it."""
+        for fd in (self._to, self._from):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._to = self._from = -1
+        if self.pid:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self.pid, 0)
+            self.pid = 0
+
+
+def _parent_gone(parent_pid: int) -> bool:
+    return os.getppid() != parent_pid
+
+
+def _receive(inbox: Any, parent_pid: int) -> Any:
+    """The next message from the run (None once the run's process is gone)."""
+    while not inbox.poll(POLL_S):
+        if _parent_gone(parent_pid):
+            return None
+    return inbox.recv()
+
+
+class _Follower:
+    """The helper's side of a run: follow the journal into tables and traces."""
+
+    def __init__(self, start: _Start, client: Any, experiment_id: str, outbox: Any) -> None:
+        from roibench.sinks.mlflow.runs import CellTables
+        from roibench.sinks.mlflow.traces import TraceContext
+
+        self.start = start
+        self.client = client
+        self.experiment_id = experiment_id
+        self.outbox = outbox
+        self.tables: dict[str, CellTables] = {cell: CellTables() for cell in start.contexts}
+        self.ctxs = {
+            cell: TraceContext(experiment_id=experiment_id, run_id="", cell=cell, **fields)
+            for cell, fields in start.contexts.items()
+        }
+        self.written = StreamedTraces(
+            ids={cell: [] for cell in start.contexts}, keys={cell: set() for cell in start.contexts}
+        )
+        self.pending: list[tuple[TrialRecord, TracePlan]] = []
+        self.oldest = 0.0  # when the first pending trace arrived
+        self.tracing = True  # off once the store refused a batch: the rest goes to the sink
+
+    def add(self, record: TrialRecord, *, stream: bool = True) -> None:
+        """One finished trial: its table rows, and its trace when sampled (now, when `stream`;
+        else at the end)."""
+        from roibench.sinks.mlflow.runs import call_rows, trial_row
+        from roibench.sinks.mlflow.traces import plan_trace
+
+        table = self.tables.get(record.cell)
+        if table is None:
+            return
+        table.trial_rows.append(trial_row(record))
+        table.span(record)
+        table.call_rows.extend(call_rows(record))
+        if not trace_sampled(self.start.seed, record.task_id, record.trial, self.start.sample):
+            return
+        table.traced += 1
+        if not (self.tracing and stream):
+            table.to_trace.append(record)
+            return
+        if not self.pending:
+            self.oldest = time.monotonic()
+        self.pending.append((record, plan_trace(record, self.ctxs[record.cell])))
+
+    def flush(self, *, force: bool) -> None:
+        """Write the pending traces when a batch is full, has waited long enough, or `force`."""
+        from roibench.sinks.mlflow.traces import write_spans
+
+        if not self.pending:
+            return
+        due = time.monotonic() - self.oldest >= BATCH_WAIT_S
+        if not (force or due or len(self.pending) >= BATCH_TRIALS):
+            return
+        batch, self.pending = self.pending, []
+        try:
+            write_spans([plan for _, plan in batch], self.experiment_id, self.client)
+        except Exception as exc:  # e.g. a store without span logging: the sink writes them
+            self.tracing = False
+            self.written.error = f"{type(exc).__name__}: {exc}"
+            for record, _ in batch:
+                self.tables[record.cell].to_trace.append(record)
+            return
+        done = [(r.cell, r.task_id, r.trial, plan.mlflow_id) for r, plan in batch]
+        for cell, task_id, trial, trace_id in done:
+            self.written.ids[cell].append(trace_id)
+            self.written.keys[cell].add((task_id, trial))
+        self.outbox.put(("written", done))
+
+
+def _helper_main(inbox: Any, outbox: Any, parent_pid: int) -> None:
+    """The helper process: warm the imports, wait for the run to start, follow its journal,
+    log the run when it finishes. Stops by itself if the parent dies (a killed run must not
+    leave it polling forever)."""
+    phase = "start"
+    plotter: _Plotter | None = None
     try:
         _fresh_connections_after_fork()
+        plotter = _Plotter.fork()  # before this process starts any thread (the queue's)
+        _warm_imports(plots=plotter is None)
+        start = _receive(inbox, parent_pid)
+        if not isinstance(start, _Start):
+            return  # the run was refused (nothing to log) or the parent is gone
+        import mlflow
         from mlflow.tracking import MlflowClient
 
         from roibench.journal.store import trial_from_line
-        from roibench.sinks.mlflow.traces import TraceContext, TracePlan, plan_trace, write_spans
+        from roibench.sinks.mlflow.runs import (
+            bound_mlflow_retries,
+            log_suite_run,
+            logging_failure,
+            tracking_reachable,
+            unreachable_message,
+        )
 
-        client = MlflowClient(tracking_uri=tracking_uri)
-        ctxs = {
-            cell: TraceContext(experiment_id=experiment_id, run_id="", cell=cell, **fields)
-            for cell, fields in contexts.items()
-        }
-        pending: list[tuple[str, str, int, TracePlan]] = []  # cell, task, trial, trace
-        oldest = 0.0  # when the first pending trace arrived
+        bound_mlflow_retries()
+        if start.tracking_uri is not None:
+            mlflow.set_tracking_uri(start.tracking_uri)
+        uri = mlflow.get_tracking_uri()
+        outbox.put(("uri", uri))
+        problem = tracking_reachable(uri)
+        if problem is not None:
+            outbox.put(("unreachable", unreachable_message(problem, Path(start.journal))))
+            return
+        client = MlflowClient()
+        experiment = client.get_experiment_by_name(start.experiment)
+        experiment_id = (
+            experiment.experiment_id
+            if experiment is not None
+            else client.create_experiment(start.experiment)
+        )
+        follower = _Follower(start, client, experiment_id, outbox)
+        phase = "follow"
+        finish: _Finish | None = None
         partial = b""
-        with open(journal, "rb") as f:
-            f.seek(offset)
+        at = 0  # byte offset of the next line
+        with open(start.journal, "rb") as f:
             while True:
-                last_look = bool(finished.value)  # set after the last line was written
+                if finish is None and inbox.poll():
+                    message = inbox.recv()
+                    if not isinstance(message, _Finish):
+                        return  # abandoned
+                    finish = message  # sent after the last line was written
                 data = f.read()
                 if data:
                     *lines, partial = (partial + data).split(b"\n")
                     for line in lines:
                         record = trial_from_line(line)
-                        if record is None or record.cell not in ctxs:
-                            continue
-                        if not trace_sampled(seed, record.task_id, record.trial, sample):
-                            continue
-                        if not pending:
-                            oldest = time.monotonic()
-                        trace = plan_trace(record, ctxs[record.cell])
-                        pending.append((record.cell, record.task_id, record.trial, trace))
-                due = time.monotonic() - oldest >= BATCH_WAIT_S
-                if pending and (len(pending) >= BATCH_TRIALS or due or last_look):
-                    write_spans([p[3] for p in pending], experiment_id, client)
-                    outbox.put(("written", [(c, t, k, p.mlflow_id) for c, t, k, p in pending]))
-                    pending = []
-                if not data and os.getppid() != parent_pid:
-                    return  # the run was killed: nobody is left to link or read these traces
-                if not data and last_look:
+                        if record is not None:
+                            follower.add(record, stream=at >= start.trace_from)
+                        at += len(line) + 1
+                follower.flush(force=finish is not None and not data)
+                if data:
+                    continue
+                if finish is not None:
                     break
-                if not data:
-                    time.sleep(POLL_S)
-        outbox.put(("ok", None))
-    except BaseException as exc:  # reported to the parent, which falls back
-        outbox.put(("error", f"{type(exc).__name__}: {exc}"))
+                if _parent_gone(parent_pid):
+                    return  # the run was killed: nobody is left to read what we would log
+                time.sleep(POLL_S)
+        assert finish is not None
+        phase = "log"
+        plots = None
+        if plotter is not None:
+            from roibench.sinks.mlflow.runs import plot_cells
+
+            plotter.draw(plot_cells(finish.spec, finish.summaries), finish.spec.outcome_pricing)
+            plots = plotter.images
+        try:
+            run_id = log_suite_run(
+                finish.spec, (), finish.summaries, Path(start.journal), finish.spec.run_name,
+                start.experiment, trace_sample=start.sample, streamed=follower.written,
+                extra_tags=finish.extra_tags, tables=follower.tables, plot_images=plots,
+            )  # fmt: skip
+        except Exception as exc:  # as `log_to_mlflow` says it: the journal has it all
+            outbox.put(("error", phase, logging_failure(exc, uri, Path(start.journal))))
+            return
+        outbox.put(("done", run_id))
+    except BaseException as exc:  # reported to the parent, which falls back where it can
+        from roibench.core.secrets import redact
+
+        outbox.put(("error", phase, redact(f"{type(exc).__name__}: {exc}")[:500]))
+    finally:
+        if plotter is not None:
+            plotter.close()
 
 
-@dataclass
-class StreamedTraces:
-    """Traces already written during the run, by cell: their ids and the (task, trial) keys."""
+class SinkHelper:
+    """The run's side of the MLflow helper: `start` once the journal has its header, `finish`
+    after the last trial (returns what was logged), or `abort` for a run that will not run."""
 
-    ids: dict[str, list[str]] = field(default_factory=dict)
-    keys: dict[str, set[tuple[str, int]]] = field(default_factory=dict)
-    error: str | None = None
-    """Why streaming stopped short (the helper failed or timed out), else None: then `ids` and
-    `keys` hold what it did write, and the rest of the trials it was handed need a trace."""
-
-
-class TraceStreamer:
-    """Writes the traces of the trials appended to `journal` from now on, in a helper process;
-    `finish()` returns what was written (the sink writes the traces of any other trial it was
-    handed, should the helper have failed)."""
-
-    def __init__(
-        self,
-        tracking_uri: str,
-        experiment_id: str,
-        contexts: dict[str, dict[str, Any]],
-        *,
-        journal: Path,
-        sample: float,
-        seed: int,
-    ) -> None:
-        # trials already in the journal (a resumed run) are not this helper's: the sink
-        # writes their traces at the end
-        offset = journal.stat().st_size if journal.exists() else 0
+    def __init__(self) -> None:
         ctx: Any = mp.get_context(_start_method())
-        # a flag in shared memory, not an Event: setting an Event waits for its waiters to
-        # wake, and a helper killed while waiting (out of memory) never does
-        self._finished: Any = ctx.RawValue("b", 0)
+        # to the helper, a pipe: sending on it starts no thread here (a queue would, and a
+        # process with threads can no longer fork safely); from it, a queue: the helper's
+        # reports buffer there until `finish` reads them
+        receive, self._inbox = ctx.Pipe(duplex=False)
         self._outbox: Any = ctx.Queue()
-        args = (
-            tracking_uri, experiment_id, contexts, str(journal), offset, seed, sample, os.getpid()
-        )  # fmt: skip
         self._process = ctx.Process(
-            target=_worker,
-            args=(*args, self._finished, self._outbox),
-            name="roibench-traces",
+            target=_helper_main,
+            args=(receive, self._outbox, os.getpid()),
+            name="roibench-mlflow",
             daemon=True,
         )
         self._process.start()
-        self.sample = sample
-        self.seed = seed
-        self.keys: dict[str, set[tuple[str, int]]] = {cell: set() for cell in contexts}
-        self._result: StreamedTraces | None = None  # set by finish() or close()
+        self._start: _Start | None = None
+        self._done = False
+        self.uri: str | None = None
+        self.written = StreamedTraces()
 
     @property
     def pid(self) -> int | None:
         """The helper process's id."""
         return self._process.pid
 
-    def submit(self, record: TrialRecord) -> None:
-        """Note a finished trial, once it is in the journal: the helper reads it from there,
-        and if it is sampled its trace is the helper's to write (not the sink's)."""
-        keys = self.keys.get(record.cell)
-        if keys is not None and trace_sampled(self.seed, record.task_id, record.trial, self.sample):
-            keys.add((record.task_id, record.trial))
-
-    def finish(self, timeout_s: float = 600.0) -> StreamedTraces:
-        """Wait until every trial in the journal is traced, or the helper fails or times out
-        (see `StreamedTraces.error`). Once; later calls return the same. Call it after the
-        last trial was written."""
-        if self._result is not None:
-            return self._result
-        self._finished.value = 1
-        written = StreamedTraces(
-            ids={cell: [] for cell in self.keys}, keys={cell: set() for cell in self.keys}
+    def start(
+        self,
+        spec: RunSpec,
+        journal: Path,
+        experiment: str | None,
+        sample: float,
+        contexts: dict[str, dict[str, Any]],
+    ) -> None:
+        """The journal has its header: open the store, trace the sampled trials and build the
+        tables as the journal grows (the tables from its first line: a resumed run's earlier
+        trials too, whose traces are written at the end)."""
+        mlflow = sys.modules.get("mlflow")  # set in-process by a caller (tests, benchmarks)
+        uri = mlflow.get_tracking_uri() if mlflow is not None else None
+        self._start = _Start(
+            tracking_uri=uri,
+            experiment=experiment or spec.suite.name,
+            journal=str(journal),
+            trace_from=journal.stat().st_size if journal.exists() else 0,
+            sample=sample,
+            seed=spec.seed,
+            contexts=contexts,
         )
-        error: str | None = "the trace helper did not finish in time"
+        self.written = StreamedTraces(
+            ids={cell: [] for cell in contexts}, keys={cell: set() for cell in contexts}
+        )
+        self._inbox.send(self._start)
+
+    def abort(self) -> None:
+        """Stop the helper without logging anything (a refused or failed run)."""
+        if not self._done:
+            self._done = True
+            with contextlib.suppress(OSError):  # it may be gone already
+                self._inbox.send("abort")
+            self._process.join(timeout=2)
+            if self._process.is_alive():
+                self._process.kill()
+                self._process.join(timeout=10)
+
+    def finish(
+        self,
+        spec: RunSpec,
+        summaries: dict[str, CellSummary],
+        *,
+        extra_tags: dict[str, str] | None = None,
+        timeout_s: float = FINISH_TIMEOUT_S,
+    ) -> MlflowOutcome:
+        """Hand over the summaries and wait until the helper has logged the run. Should the
+        helper fail before logging, the run is logged from this process, from the journal,
+        with the traces the helper reported written linked, not written again."""
+        if self._start is None:
+            raise RuntimeError("SinkHelper.finish before start")
+        outcome: MlflowOutcome | None = None
+        failure = "the MLflow helper did not finish in time"
+        try:
+            self._inbox.send(_Finish(spec=spec, summaries=summaries, extra_tags=extra_tags))
+        except OSError:  # it died: the queue still holds what it reported
+            timeout_s = 0.0
         deadline = time.monotonic() + timeout_s
-        while True:
+        while outcome is None:
             try:
-                wait_s = max(0.0, min(1.0, deadline - time.monotonic()))
-                kind, payload = self._outbox.get(timeout=wait_s)
+                message = self._outbox.get(timeout=max(0.0, min(1.0, deadline - time.monotonic())))
             except queue.Empty:
                 if not self._process.is_alive() and self._outbox.empty():
-                    error = f"the trace helper died (exit code {self._process.exitcode})"
+                    failure = f"the MLflow helper died (exit code {self._process.exitcode})"
                     break
                 if time.monotonic() >= deadline:
                     break
                 continue
-            if kind == "written":
-                for cell, task_id, trial, trace_id in payload:
-                    written.ids[cell].append(trace_id)
-                    written.keys[cell].add((task_id, trial))
-                continue
-            error = None if kind == "ok" else str(payload)
-            break
+            deadline = time.monotonic() + timeout_s  # it is making progress
+            kind = message[0]
+            if kind == "uri":
+                self.uri = message[1]
+            elif kind == "written":
+                for cell, task_id, trial, trace_id in message[1]:
+                    self.written.ids.setdefault(cell, []).append(trace_id)
+                    self.written.keys.setdefault(cell, set()).add((task_id, trial))
+            elif kind == "done":
+                outcome = MlflowOutcome(message[1], self.uri or "")
+                self._record_logged(message[1], extra_tags)
+            elif kind == "unreachable":
+                outcome = MlflowOutcome(None, self.uri or "", message[1])
+            elif message[1] == "log":  # logging itself failed: it would fail here as well
+                outcome = MlflowOutcome(None, self.uri or "", message[2])
+            else:
+                failure = f"the MLflow helper failed: {message[2]}"
+                break
+        self._done = True
         self._process.join(timeout=10)
         if self._process.is_alive():
             self._process.kill()
             self._process.join(timeout=10)
-        written.error = error
-        self._result = written
-        return written
+        if outcome is not None:
+            return outcome
+        self.written.error = failure
+        return self._log_here(spec, summaries, extra_tags)
+
+    def _record_logged(self, run_id: str, extra_tags: dict[str, str] | None) -> None:
+        """The journal's 'logged' line (the parent run's id), as `log_to_mlflow` writes it."""
+        from roibench.core.secrets import redact
+        from roibench.journal.store import Journal
+
+        if extra_tags is not None and "roibench.reprice" in extra_tags:
+            return
+        assert self._start is not None
+        journal = Journal(Path(self._start.journal))
+        try:
+            journal.append_logged(run_id, redact(self.uri or ""))
+        finally:
+            journal.close()
+
+    def _log_here(
+        self, spec: RunSpec, summaries: dict[str, CellSummary], extra_tags: dict[str, str] | None
+    ) -> MlflowOutcome:
+        """The fallback: log from this process, from the journal."""
+        from roibench.journal.store import iter_trials
+        from roibench.sinks.mlflow.runs import log_to_mlflow
+
+        assert self._start is not None
+        journal = Path(self._start.journal)
+        return log_to_mlflow(
+            spec, iter_trials(journal), summaries, journal, self._start.experiment,
+            trace_sample=self._start.sample, streamed=self.written, extra_tags=extra_tags,
+        )  # fmt: skip
 
     def close(self) -> None:
-        """Stop the helper without waiting for it (after logging gave up)."""
-        if self._result is None:
-            self._result = StreamedTraces(error="the trace helper was stopped")
+        """Stop the helper if it is still running (after an interruption)."""
+        if not self._done:
+            self._done = True
             self._process.kill()
             self._process.join(timeout=10)

@@ -39,6 +39,17 @@ if TYPE_CHECKING:
     from mlflow.entities import Span
     from mlflow.tracking import MlflowClient
 
+DEFAULT_MAX_TRACES = 2000
+"""Without an explicit sample, every trial is traced up to this many per run; a larger run
+traces this many (the same sample in every cell), so logging stays a small share of a long
+run's wall time. `--trace-sample 1` traces everything."""
+
+
+def default_trace_sample(total_trials: int) -> float:
+    """The sampling fraction used when none is given."""
+    return min(1.0, DEFAULT_MAX_TRACES / max(1, total_trials))
+
+
 SPANS_PER_REQUEST = 2000
 LINKS_PER_REQUEST = 100  # MLflow's limit for link_traces_to_run
 _RNG = random.Random()  # private: a suite seeding the global RNG must not repeat trace ids
@@ -408,12 +419,20 @@ def _chunks(plans: Sequence[TracePlan], max_spans: int) -> Iterator[list[TracePl
 
 
 def write_spans(plans: Sequence[TracePlan], experiment_id: str, client: MlflowClient) -> None:
-    """Log the spans of many traces in a few requests (not yet linked to a run)."""
+    """Log the spans of many traces in a few requests (not yet linked to a run): straight
+    into the tables of MLflow's SQL store where `bulk_traces` can, else through the store's
+    `log_spans`."""
     from mlflow.tracing.client import TracingClient
 
+    from roibench.sinks.mlflow.bulk_traces import writer_for
+
+    writer = writer_for(client)
     tracing = TracingClient(client.tracking_uri)
     for chunk in _chunks(plans, SPANS_PER_REQUEST):
-        tracing.log_spans(experiment_id, [s for p in chunk for s in to_mlflow_spans(p)])
+        traces = [to_mlflow_spans(p) for p in chunk]
+        if writer is not None and writer.write(experiment_id, traces):
+            continue
+        tracing.log_spans(experiment_id, [s for spans in traces for s in spans])
 
 
 def link_traces(client: MlflowClient, trace_ids: Sequence[str], run_id: str) -> None:
