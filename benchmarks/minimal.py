@@ -51,7 +51,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from minimal_workflow import POLICY, MinimalEnv, write_dataset  # noqa: E402
+from minimal_workflow import POLICY, MinimalEnv, task_line, write_dataset  # noqa: E402
 
 MODEL = "sim/frontier"
 KINDS = ("bare", "roibench", "no-trace")
@@ -147,10 +147,16 @@ class Bench:
         return path
 
     def bare_config(self, url: str, tasks: int) -> Path:
+        from roibench.run.runner import trial_seed
+
         path = self.tmp / f"bare-{tasks}.json"
+        ids = [task_line(i)["id"] for i in range(1, tasks + 1)]
         path.write_text(json.dumps({
             "url": url, "model": MODEL, "policy": POLICY, "tools": MinimalEnv.tool_schemas(),
             "dataset": str(self.datasets[tasks]), "concurrency": self.concurrency,
+            # the seeds roibench sends (suite seed 0, trial 0): the simulator then plays the
+            # same model behaviour for both, so both make the same requests
+            "seeds": {task_id: trial_seed(0, task_id, 0) for task_id in ids},
         }))  # fmt: skip
         return path
 
@@ -319,8 +325,7 @@ def main() -> int:
             "trials: the trial phase alone, roibench's 'trials' phase against the bare loop's "
             "own loop; prepare, summary, logging: roibench's phases (median, traces on)"
         )
-        print("\nthe same without roibench's summary phase (its bootstrap is pure Python until "
-              "issue 20 item 4 lands):")  # fmt: skip
+        print("\nthe same without roibench's summary phase (the statistics):")
         print(f"{'latency':>7} {'rb/bare':>7} {'nt/bare':>7}")
         for text in unsummed:
             print(text)

@@ -7,7 +7,8 @@ so its whole-process time is the floor a harness is compared with.
     python benchmarks/minimal_bare.py CONFIG.json
 
 CONFIG holds url, model, policy, tools (the OpenAI `tools` parameter), dataset (the minimal
-tasks' JSONL) and concurrency. Prints one JSON line: tasks, requests made, loop seconds.
+tasks' JSONL), concurrency and seeds (each task's trial seed, sent as OpenAI's `seed`, as
+roibench sends it). Prints one JSON line: tasks, requests made, loop seconds.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ def main() -> int:
                     model=config["model"],
                     messages=messages,  # type: ignore[arg-type]
                     tools=config["tools"],
+                    seed=config["seeds"][task["id"]],
                 )
                 requests += 1
                 msg = resp.choices[0].message

@@ -10,9 +10,13 @@ import pytest
 from roibench.results.stats import (
     bootstrap_interval,
     expanded_tail,
+    normal_cdf,
+    normal_quantile,
     pass_hat_k,
     percentile,
     resample_weights,
+    t_cdf,
+    t_quantile,
     wilson_interval,
 )
 
@@ -81,6 +85,31 @@ def test_expanded_tail_widens_small_samples() -> None:
     assert small < 0.01 < mid < 0.025  # n = 6: far wider
     assert expanded_tail(100_000) == pytest.approx(0.025, abs=1e-4)  # large n: plain percentile
     assert expanded_tail(1) is None
+
+
+@pytest.mark.parametrize("df", [1, 1.5, 2, 4, 9, 29, 99, 999, 9999])
+@pytest.mark.parametrize("q", [1e-12, 1e-6, 0.025, 0.1, 0.6, 0.8, 0.95, 0.975, 0.999, 1 - 1e-9])
+def test_t_quantile_matches_scipy(df: float, q: float) -> None:
+    """The pure-Python t quantile (the run's summary does not import scipy) against scipy."""
+    from scipy import stats
+
+    assert t_quantile(q, df) == pytest.approx(float(stats.t.ppf(q, df)), rel=1e-10)
+    t = float(stats.t.ppf(q, df))
+    assert t_cdf(t, df) == pytest.approx(q, rel=1e-9)
+
+
+def test_t_quantile_by_hand() -> None:
+    # df = 1 is the Cauchy distribution: the quantile is tan(pi (q - 1/2))
+    assert t_quantile(0.975, 1) == pytest.approx(math.tan(math.pi * 0.475), rel=1e-12)
+    # df = 2 has a closed form: t = (2q - 1) sqrt(2 / (4 q (1 - q)))
+    q = 0.9
+    assert t_quantile(q, 2) == pytest.approx((2 * q - 1) * math.sqrt(2 / (4 * q * (1 - q))))
+    assert t_quantile(0.5, 7) == 0.0
+    assert t_quantile(0.25, 7) == pytest.approx(-t_quantile(0.75, 7), rel=1e-13)
+    assert normal_quantile(0.975) == pytest.approx(1.959963984540054, rel=1e-14)
+    assert normal_cdf(1.959963984540054) == pytest.approx(0.975, rel=1e-14)
+    with pytest.raises(ValueError):
+        t_quantile(1.0, 3)
 
 
 def test_bootstrap_percentiles_match_a_direct_resampling() -> None:
