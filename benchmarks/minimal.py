@@ -16,7 +16,8 @@ included) from the kernel:
              tallies, the progress bar, the summary, and MLflow: runs, tables, plots, and a
              trace per trial written by the trace helper), into an MLflow store that exists
              (a copy of an empty one: schema creation is a one-off, not per run);
-  no-trace   the same with `--no-trace`.
+  no-trace   the same with `--no-trace`;
+  no-mlflow  (1-task runs only) the same with `--no-mlflow`: the fixed cost less MLflow's.
 
 The simulator's request counter (`GET /stats`) proves each made the same requests. Kinds are
 interleaved in rounds (the order alternates), the ratios are taken within each round, and the
@@ -55,6 +56,8 @@ from minimal_workflow import POLICY, MinimalEnv, task_line, write_dataset  # noq
 
 MODEL = "sim/frontier"
 KINDS = ("bare", "roibench", "no-trace")
+ONE_TASK_KINDS = (*KINDS, "no-mlflow")
+"""The 1-task runs add `--no-mlflow`: how much of the fixed cost is MLflow's."""
 TARGETS = {  # whole process, rate / bare rate, at concurrency 32
     ("roibench", 0.2): 0.8,
     ("roibench", 0.0): 0.6,
@@ -176,6 +179,8 @@ class Bench:
                     "--out", str(work / "runs")]  # fmt: skip
             if kind == "no-trace":
                 argv.append("--no-trace")
+            elif kind == "no-mlflow":
+                argv.append("--no-mlflow")
         before, cpu0 = served(url), child_cpu_s()
         t0 = time.perf_counter()
         out = subprocess.run(argv, cwd=work, env=env, capture_output=True, text=True)
@@ -188,7 +193,7 @@ class Bench:
         if kind == "bare":
             phase = float(json.loads(out.stdout.splitlines()[-1])["loop_s"])
         else:
-            if "MLflow: run " not in out.stdout:
+            if kind != "no-mlflow" and "MLflow: run " not in out.stdout:
                 raise RuntimeError(f"{kind}: MLflow not logged: {out.stderr[-2000:]}")
             found = _TIME_LINE.search(out.stderr)
             if found is None:
@@ -199,11 +204,13 @@ class Bench:
         return Measured(wall, cpu, requests, phase, summary, logging, prepare)
 
 
-def rounds(bench: Bench, url: str, tasks: int, n: int) -> dict[str, list[Measured]]:
+def rounds(
+    bench: Bench, url: str, tasks: int, n: int, kinds: tuple[str, ...] = KINDS
+) -> dict[str, list[Measured]]:
     """`n` interleaved rounds of every kind (the order alternates between rounds)."""
-    got: dict[str, list[Measured]] = {k: [] for k in KINDS}
+    got: dict[str, list[Measured]] = {k: [] for k in kinds}
     for r in range(n):
-        for kind in KINDS if r % 2 == 0 else tuple(reversed(KINDS)):
+        for kind in kinds if r % 2 == 0 else tuple(reversed(kinds)):
             got[kind].append(bench.measure(kind, url, tasks))
     return got
 
@@ -293,7 +300,7 @@ def main() -> int:
                 got = rounds(bench, url, n, args.rounds)
                 if latency == 0:
                     zero = got
-                    one_task = rounds(bench, url, 1, args.one_task_rounds)
+                    one_task = rounds(bench, url, 1, args.one_task_rounds, ONE_TASK_KINDS)
                     tcpu = trace_cpu_ms(bench.tmp, bench.store, bench.suite(url, n))
             finally:
                 proc.terminate()
@@ -333,7 +340,7 @@ def main() -> int:
             bare1 = med(one_task["bare"], "wall_s")
             line = f"\n1-task run, whole process, 0 ms (median of {args.one_task_rounds}): "
             line += f"bare {bare1:.2f} s"
-            for kind in ("roibench", "no-trace"):
+            for kind in ONE_TASK_KINDS[1:]:
                 ratio = 1 / paired(one_task, kind, "wall_s")
                 line += f", {kind} {med(one_task[kind], 'wall_s'):.2f} s ({ratio:.2f}x bare)"
                 if kind == "roibench" and ratio > ONE_TASK_TARGET:

@@ -272,6 +272,7 @@ def log_suite_run(
     run_key: str | None = None,
     tables: dict[str, CellTables] | None = None,
     plot_images: Callable[[], dict[str, bytes] | None] | None = None,
+    fresh_journal: bool = False,
 ) -> str:
     """Log the parent and child runs; return the parent run id. `trials`: every trial of the
     run, iterated once (e.g. `journal.iter_trials`, so a long run is never held in memory).
@@ -283,7 +284,8 @@ def log_suite_run(
     again. `tables`: the cells' tables already gathered from the trials (the helper builds
     them while the trials run); then `trials` is not read. `plot_images`: the plots drawn
     elsewhere while the runs and tables are logged, asked for when they are logged (None from
-    it: drawn here).
+    it: drawn here). `fresh_journal`: the journal was started by the process logging it now
+    (its run key is new: no earlier logging to clear).
     """
     if trace_sample is None:
         total = sum(s.economics.counts.total for s in summaries.values())
@@ -308,7 +310,8 @@ def log_suite_run(
         {(cell, *key) for cell, keys in written.keys.items() for key in keys} if written else set()
     )
     run_key = run_key or spec.run_key
-    clear_previous_logging(client, experiment_id, run_key, keep=live)
+    if not fresh_journal:
+        clear_previous_logging(client, experiment_id, run_key, keep=live)
     common_tags = {
         "roibench.run_key": run_key,
         "roibench.simulated": str(spec.simulated).lower(),

@@ -88,6 +88,9 @@ class _Start:
     seed: int
     contexts: dict[str, dict[str, Any]]
     """Per cell label, what its traces share (`runs.trace_fields` less the cell)."""
+    fresh: bool = False
+    """The journal was started by this run: nothing can have been logged for it before, so
+    there is nothing earlier to clear from MLflow (~0.4 s of trace searching at 1,000 traces)."""
 
 
 @dataclass(frozen=True)
@@ -302,6 +305,18 @@ class _Follower:
         self.outbox.put(("written", done))
 
 
+HELPER_NICENESS = 10
+"""How much lower the helper's (and its plotter's) CPU priority is than the run's: on a busy
+machine the run's planning and trials come first, the helper takes the CPU they leave (its
+imports overlap the trials' waits instead of slowing the run's start)."""
+
+
+def _yield_the_cpu() -> None:
+    # where the platform has no nice, the helper just competes
+    with contextlib.suppress(AttributeError, OSError):
+        os.nice(HELPER_NICENESS)
+
+
 def _helper_main(inbox: Any, outbox: Any, parent_pid: int) -> None:
     """The helper process: warm the imports, wait for the run to start, follow its journal,
     log the run when it finishes. Stops by itself if the parent dies (a killed run must not
@@ -310,6 +325,7 @@ def _helper_main(inbox: Any, outbox: Any, parent_pid: int) -> None:
     plotter: _Plotter | None = None
     try:
         _fresh_connections_after_fork()
+        _yield_the_cpu()
         plotter = _Plotter.fork()  # before this process starts any thread (the queue's)
         _warm_imports(plots=plotter is None)
         start = _receive(inbox, parent_pid)
@@ -384,6 +400,7 @@ def _helper_main(inbox: Any, outbox: Any, parent_pid: int) -> None:
                 finish.spec, (), finish.summaries, Path(start.journal), finish.spec.run_name,
                 start.experiment, trace_sample=start.sample, streamed=follower.written,
                 extra_tags=finish.extra_tags, tables=follower.tables, plot_images=plots,
+                fresh_journal=start.fresh,
             )  # fmt: skip
         except Exception as exc:  # as `log_to_mlflow` says it: the journal has it all
             outbox.put(("error", phase, logging_failure(exc, uri, Path(start.journal))))
@@ -433,10 +450,13 @@ class SinkHelper:
         experiment: str | None,
         sample: float,
         contexts: dict[str, dict[str, Any]],
+        *,
+        fresh: bool = False,
     ) -> None:
         """The journal has its header: open the store, trace the sampled trials and build the
         tables as the journal grows (the tables from its first line: a resumed run's earlier
-        trials too, whose traces are written at the end)."""
+        trials too, whose traces are written at the end). `fresh`: this run started the
+        journal (not a resume)."""
         mlflow = sys.modules.get("mlflow")  # set in-process by a caller (tests, benchmarks)
         uri = mlflow.get_tracking_uri() if mlflow is not None else None
         self._start = _Start(
@@ -447,6 +467,7 @@ class SinkHelper:
             sample=sample,
             seed=spec.seed,
             contexts=contexts,
+            fresh=fresh,
         )
         self.written = StreamedTraces(
             ids={cell: [] for cell in contexts}, keys={cell: set() for cell in contexts}
