@@ -165,6 +165,7 @@ def run(
         )
         raise typer.Exit(code=EXIT_INTERRUPTED) from None
     _print_outcome(outcome, request)
+    _ended["run"] = True  # the journal and MLflow are written and closed: nothing left to flush
     for line in reporter.problems.harness_lines():
         err.print(f"[bold red]harness:[/] {escape(line)}", highlight=False, soft_wrap=True)
     code = reporter.problems.exit_code(outcome.result)
@@ -383,11 +384,17 @@ def _redacting_excepthook(kind: type[BaseException], value: BaseException, tb: A
     sys.stderr.write(redact("".join(traceback.format_exception(kind, value, tb))))
 
 
+_ended: dict[str, bool] = {}
+"""Set by a command that has finished with every file closed: then the process may end
+without the interpreter's teardown (`roibench run`, where it costs most)."""
+
+
 def _exit_now(code: int | str | None) -> NoReturn:
     """End the process the way `sys.exit(code)` would — exit handlers run, streams flushed —
     without then tearing the interpreter's objects down one by one: after a run has loaded
     openai, LangGraph and pydantic that takes ~0.5 s and does nothing anyone needs. Where a
-    thread that is not a daemon still runs, it is left to the normal exit, which joins it."""
+    thread that is not a daemon still runs, or no command said it had closed everything, it
+    is left to the normal exit."""
     import atexit
     import threading
 
@@ -396,7 +403,7 @@ def _exit_now(code: int | str | None) -> NoReturn:
             print(code, file=sys.stderr)
         code = 0 if code is None else 1
     main_thread = threading.main_thread()
-    if any(t is not main_thread and not t.daemon for t in threading.enumerate()):
+    if not _ended or any(t is not main_thread and not t.daemon for t in threading.enumerate()):
         sys.exit(code)
     atexit._run_exitfuncs()  # pyright: ignore[reportPrivateUsage]
     for stream in (sys.stdout, sys.stderr):
