@@ -53,6 +53,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from minimal_workflow import POLICY, MinimalEnv, task_line, write_dataset  # noqa: E402
+from throughput import start_sim  # noqa: E402
 
 MODEL = "sim/frontier"
 KINDS = ("bare", "roibench", "no-trace")
@@ -89,21 +90,6 @@ class Measured:
     def without_summary_s(self) -> float:
         """The whole process less its summary phase (the statistics)."""
         return self.wall_s - self.summary_s
-
-
-def start_sim(latency: float, dataset: Path) -> tuple[subprocess.Popen[str], str]:
-    """`roibench sim` knowing the minimal tasks, on a free port; (process, base URL)."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "roibench", "sim", "--port", "0", "--latency", str(latency),
-         "--dataset", str(dataset)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line.startswith("listening on "):
-        proc.kill()
-        raise RuntimeError(f"simulator did not start: {line!r}")
-    return proc, line.split()[-1]
 
 
 def served(url: str) -> int:

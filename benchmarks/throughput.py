@@ -37,10 +37,12 @@ REPO = Path(__file__).resolve().parents[1]
 MODEL = "sim/balanced"
 
 
-def start_sim(latency: float) -> tuple[subprocess.Popen[str], str]:
-    """`roibench sim` on a free loopback port; returns the process and its base URL."""
+def start_sim(latency: float, dataset: Path | None = None) -> tuple[subprocess.Popen[str], str]:
+    """`roibench sim` on a free loopback port (knowing `dataset`'s tasks besides its own);
+    returns the process and its base URL."""
+    extra = ["--dataset", str(dataset)] if dataset is not None else []
     proc = subprocess.Popen(
-        [sys.executable, "-m", "roibench", "sim", "--port", "0", "--latency", str(latency)],
+        [sys.executable, "-m", "roibench", "sim", "--port", "0", "--latency", str(latency), *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
