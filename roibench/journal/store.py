@@ -215,10 +215,16 @@ def read_header(path: Path) -> dict[str, Any]:
     raise InputError("journal has no header line", file=path, line=1)
 
 
+_CALL_PREFIX = '{"kind":"call",'
+"""How `Journal` starts a call line: `iter_trials` skips those undecoded."""
+
+
 def iter_trials(path: Path) -> Iterator[TrialRecord]:
-    """The journal's trial records in order, one at a time (memory stays flat)."""
+    """The journal's trial records in order, one at a time (memory stays flat). Every line
+    but the call lines `Journal` writes is parsed, so a trial line written otherwise (by hand,
+    spaced JSON) is read as `scan_journal` reads it."""
     for line_no, line in iter_lines(path):
-        if line.startswith(_TRIAL_PREFIX) or '"kind":"trial"' in line:
+        if not line.startswith(_CALL_PREFIX):
             kind, value = _parse_line(path, line_no, line)
             if kind == "trial":
                 yield value

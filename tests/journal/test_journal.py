@@ -115,6 +115,22 @@ def test_scan_streams_trials_and_keeps_only_unfinished_calls(tmp_path: Path) -> 
     assert read_header(path)["suite"] == "s"
 
 
+def test_iter_trials_reads_trial_lines_written_by_hand(tmp_path: Path) -> None:
+    """A trial line in spaced JSON (not as `Journal` writes it) is a trial for `iter_trials`
+    as it is for `scan_journal`; spaced call lines are not trials."""
+    path = journal_of(tmp_path / "j.jsonl", trial("t1", 0))
+    spaced = json.dumps({"kind": "trial", "trial": trial("t2", 0).model_dump(mode="json")})
+    spaced_call = json.dumps(
+        {"kind": "call", "key": ["w/a/m", "t3", 0], "call": call("0.001").model_dump(mode="json")}
+    )
+    with path.open("a") as f:
+        f.write(spaced_call + "\n" + spaced + "\n")
+    assert [t.task_id for t in iter_trials(path)] == ["t1", "t2"]
+    seen: list[str] = []
+    scan_journal(path, on_trial=lambda t: seen.append(t.task_id))
+    assert seen == ["t1", "t2"]
+
+
 def test_iter_trials_is_lazy(tmp_path: Path) -> None:
     path = journal_of(tmp_path / "j.jsonl", trial("t1", 0))
     with path.open("a") as f:
