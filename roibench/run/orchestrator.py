@@ -364,16 +364,10 @@ def trace_sample_for(request: RunRequest, spec: RunSpec) -> float:
 def start_helper(helper: SinkHelper, prepared: Prepared, request: RunRequest) -> None:
     """Point the MLflow helper at the run's journal: it traces and tabulates the trials from
     there as they finish, and logs the run at the end."""
+    from roibench.sinks.mlflow.traces import trace_fields
+
     spec = prepared.spec
-    contexts = {
-        cell.label: {
-            "model_id": cell.model.model_id,
-            "provider": cell.model.provider.name,
-            "simulated": spec.simulated,
-            "run_key": spec.run_key,
-        }
-        for cell in spec.cells
-    }
+    contexts = {cell.label: trace_fields(cell, spec) for cell in spec.cells}
     sample = trace_sample_for(request, spec)
     helper.start(
         spec, prepared.journal_path, request.experiment, sample, contexts,

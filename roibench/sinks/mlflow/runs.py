@@ -26,7 +26,7 @@ from roibench.journal.spec import CellSpec, RunSpec
 from roibench.results.summary import CellSummary
 from roibench.sinks.mlflow.names import cell_run_name
 from roibench.sinks.mlflow.trace_stream import MlflowOutcome, StreamedTraces
-from roibench.sinks.mlflow.traces import default_trace_sample
+from roibench.sinks.mlflow.traces import default_trace_sample, trace_fields
 
 if TYPE_CHECKING:
     from roibench.sinks.plots import CellPoint
@@ -467,19 +467,10 @@ def write_cell_traces(
     """Write a trace for each of a cell's `trials`, linked to the cell's run."""
     from roibench.sinks.mlflow.traces import TraceContext, log_trial_traces
 
-    ctx = TraceContext(experiment_id=experiment_id, run_id=run_id, **trace_fields(cell, spec))
+    ctx = TraceContext(
+        experiment_id=experiment_id, run_id=run_id, cell=cell.label, **trace_fields(cell, spec)
+    )
     log_trial_traces(trials, ctx, client, method=trace_method)
-
-
-def trace_fields(cell: CellSpec, spec: RunSpec) -> dict[str, Any]:
-    """What a cell's traces share, besides the experiment and run."""
-    return {
-        "cell": cell.label,
-        "model_id": cell.model.model_id,
-        "provider": cell.model.provider.name,
-        "simulated": spec.simulated,
-        "run_key": spec.run_key,
-    }
 
 
 def summary_json(summaries: dict[str, CellSummary]) -> str:

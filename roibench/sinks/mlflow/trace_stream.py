@@ -87,7 +87,7 @@ class _Start:
     sample: float
     seed: int
     contexts: dict[str, dict[str, Any]]
-    """Per cell label, what its traces share (`runs.trace_fields` less the cell)."""
+    """Per cell label, what its traces share (`traces.trace_fields`)."""
     fresh: bool = False
     """The journal was started by this run: nothing can have been logged for it before, so
     there is nothing earlier to clear from MLflow (~0.4 s of trace searching at 1,000 traces)."""

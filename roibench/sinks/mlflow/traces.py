@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from mlflow.entities import Span
     from mlflow.tracking import MlflowClient
 
+    from roibench.journal.spec import CellSpec, RunSpec
+
 DEFAULT_MAX_TRACES = 2000
 """Without an explicit sample, every trial is traced up to this many per run; a larger run
 traces this many (the same sample in every cell), so logging stays a small share of a long
@@ -48,6 +50,17 @@ run's wall time. `--trace-sample 1` traces everything."""
 def default_trace_sample(total_trials: int) -> float:
     """The sampling fraction used when none is given."""
     return min(1.0, DEFAULT_MAX_TRACES / max(1, total_trials))
+
+
+def trace_fields(cell: CellSpec, spec: RunSpec) -> dict[str, Any]:
+    """What a cell's traces share, besides the experiment, the run and the cell's label (here,
+    without MLflow: the run's process hands these to the MLflow helper)."""
+    return {
+        "model_id": cell.model.model_id,
+        "provider": cell.model.provider.name,
+        "simulated": spec.simulated,
+        "run_key": spec.run_key,
+    }
 
 
 SPANS_PER_REQUEST = 2000
