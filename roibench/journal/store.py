@@ -33,8 +33,10 @@ def trial_key(record: TrialRecord) -> TrialKey:
 class Journal:
     """Appends to a JSONL journal. Every line is written and flushed at once (a killed process
     loses nothing written); trial lines are also fsynced (a crashed machine loses nothing
-    either) — `append` inline, `append_async` off the event loop, one fsync covering every line
-    written before it (group commit), so a slow disk never stalls the other trials."""
+    either) — `append` inline, `append_soon` in the background: one fsync in a thread covering
+    every line written before it (group commit), so neither a slow disk nor the fsync's round
+    trip through the event loop holds up the next trial. `drain` waits for it, and `close`
+    fsyncs whatever is left."""
 
     def __init__(self, path: Path, header: dict[str, Any] | None = None) -> None:
         self.path = path
@@ -61,19 +63,27 @@ class Journal:
         """Write one trial durably (fsynced before returning)."""
         self._write_line('{"kind":"trial","trial":' + trial.model_dump_json() + "}", sync=True)
 
-    async def append_async(self, trial: TrialRecord) -> None:
-        """Write one trial; return once it is fsynced, without blocking the event loop."""
+    def append_soon(self, trial: TrialRecord) -> None:
+        """Write one trial now (flushed) and fsync it in the background, with whatever else
+        is written meanwhile: the caller goes on at once. `drain` waits until it is on disk."""
         self._write_line('{"kind":"trial","trial":' + trial.model_dump_json() + "}", sync=False)
-        target = self._written
-        while self._synced < target:
+        if self._sync_task is None or self._sync_task.done():
+            self._sync_task = asyncio.create_task(self._sync())
+
+    async def drain(self) -> None:
+        """Return once every line written so far is fsynced (raises what a failed fsync
+        raised)."""
+        while self._synced < self._written:
             if self._sync_task is None or self._sync_task.done():
                 self._sync_task = asyncio.create_task(self._sync())
             await asyncio.shield(self._sync_task)
 
     async def _sync(self) -> None:
-        upto = self._written
-        await asyncio.to_thread(os.fsync, self._file.fileno())
-        self._synced = max(self._synced, upto)
+        # one pass per batch: lines written during an fsync get the next one
+        while self._synced < self._written:
+            upto = self._written
+            await asyncio.to_thread(os.fsync, self._file.fileno())
+            self._synced = max(self._synced, upto)
 
     def append_call(self, key: TrialKey, call: CallRecord) -> None:
         """Write one call of an in-flight trial (flushed, not fsynced: survives a killed
@@ -94,7 +104,12 @@ class Journal:
         self._write_line(line, sync=True)
 
     def close(self) -> None:
-        """Close the file."""
+        """Fsync what is not yet on disk and close the file."""
+        if self._file.closed:
+            return
+        if self._synced < self._written:
+            os.fsync(self._file.fileno())
+            self._synced = self._written
         self._file.close()
 
 

@@ -497,12 +497,14 @@ class Runner:
                     if self.options.keep_trials:
                         result.trials[cell.label].append(record)
                     if self.journal is not None:
-                        await self.journal.append_async(record)
+                        self.journal.append_soon(record)  # fsynced meanwhile: see `drain`
                     self._stop_if_failing(cell, record, result)
                     if self.progress is not None:
                         self.progress(record)
 
             await asyncio.gather(*(worker() for _ in range(self.plan.concurrency)))
+            if self.journal is not None:
+                await self.journal.drain()  # every trial on disk before the run is done
         finally:
             for endpoint in self._endpoints.values():
                 await endpoint.aclose()

@@ -177,3 +177,68 @@ def test_trial_from_line_reads_trial_lines_and_skips_the_others(tmp_path: Path) 
     assert record is not None and (record.task_id, record.trial) == ("t1", 3)
     with pytest.raises(ValueError):  # a torn or edited trial line is an error, not skipped
         trial_from_line(trial_line[:-10])
+
+
+def _fsyncs_seeing(path: Path, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Spy on the journal's fsyncs: each records how many lines the file held when it ran."""
+    import roibench.journal.store as store
+
+    seen: list[int] = []
+    real = store.os.fsync
+
+    def fsync(fd: int) -> None:
+        seen.append(len(path.read_text(encoding="utf-8").splitlines()))
+        real(fd)
+
+    monkeypatch.setattr(store.os, "fsync", fsync)
+    return seen
+
+
+def test_append_soon_writes_at_once_and_drain_waits_for_the_fsync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    path = tmp_path / "j.jsonl"
+    j = Journal(path, header={"suite": "s"})  # header: line 1, fsynced inline
+    seen = _fsyncs_seeing(path, monkeypatch)
+
+    async def run() -> list[int]:
+        for k in range(5):
+            j.append_soon(trial("t", k))
+        # written and flushed before any fsync: a reader (the MLflow helper) sees all five
+        visible = len(path.read_text(encoding="utf-8").splitlines())
+        assert visible == 6 and seen == []
+        await j.drain()
+        return list(seen)
+
+    after_drain = asyncio.run(run())
+    # group commit: the first fsync already covers the five lines written in one go, and the
+    # last one before drain returned saw every line
+    assert after_drain and after_drain[0] == 6 and after_drain[-1] == 6
+    assert len(after_drain) < 5
+    j.close()
+    assert [t.trial for t in iter_trials(path)] == [0, 1, 2, 3, 4]
+
+
+def test_close_fsyncs_what_no_drain_waited_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    path = tmp_path / "j.jsonl"
+    j = Journal(path, header={"suite": "s"})
+    seen = _fsyncs_seeing(path, monkeypatch)
+
+    async def run() -> None:
+        j.append_soon(trial("t", 0))
+        j.append_soon(trial("t", 1))
+        assert j._sync_task is not None  # pyright: ignore[reportPrivateUsage]
+        j._sync_task.cancel()  # pyright: ignore[reportPrivateUsage]  # e.g. Ctrl-C mid-run
+
+    asyncio.run(run())
+    assert seen == []  # the background fsync never ran
+    j.close()
+    assert seen == [3]  # close did it, with both trial lines written
+    j.close()  # closing twice is harmless
+    assert seen == [3]
