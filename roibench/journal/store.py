@@ -56,8 +56,11 @@ class Journal:
         self._file.flush()
         self._written += 1
         if sync:
-            os.fsync(self._file.fileno())
-            self._synced = self._written
+            self._sync_now()
+
+    def _sync_now(self) -> None:
+        os.fsync(self._file.fileno())
+        self._synced = self._written
 
     def append(self, trial: TrialRecord) -> None:
         """Write one trial durably (fsynced before returning)."""
@@ -67,16 +70,19 @@ class Journal:
         """Write one trial now (flushed) and fsync it in the background, with whatever else
         is written meanwhile: the caller goes on at once. `drain` waits until it is on disk."""
         self._write_line('{"kind":"trial","trial":' + trial.model_dump_json() + "}", sync=False)
-        if self._sync_task is None or self._sync_task.done():
-            self._sync_task = asyncio.create_task(self._sync())
+        self._sync_in_background()
 
     async def drain(self) -> None:
         """Return once every line written so far is fsynced (raises what a failed fsync
         raised)."""
         while self._synced < self._written:
-            if self._sync_task is None or self._sync_task.done():
-                self._sync_task = asyncio.create_task(self._sync())
-            await asyncio.shield(self._sync_task)
+            await asyncio.shield(self._sync_in_background())
+
+    def _sync_in_background(self) -> asyncio.Task[None]:
+        """The running background fsync, or a new one."""
+        if self._sync_task is None or self._sync_task.done():
+            self._sync_task = asyncio.create_task(self._sync())
+        return self._sync_task
 
     async def _sync(self) -> None:
         # one pass per batch: lines written during an fsync get the next one
@@ -108,8 +114,7 @@ class Journal:
         if self._file.closed:
             return
         if self._synced < self._written:
-            os.fsync(self._file.fileno())
-            self._synced = self._written
+            self._sync_now()
         self._file.close()
 
 

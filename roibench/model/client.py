@@ -194,7 +194,7 @@ class Endpoint:
             api_key=key,
             max_retries=0,  # retries happen here so each attempt is recorded
             timeout=timeout_s,
-            http_client=openai.DefaultAioHttpClient(timeout=timeout_s),
+            http_client=openai.DefaultAioHttpClient(),  # the timeout above goes with each request
         )
         return cls(
             provider=provider,
