@@ -152,7 +152,6 @@ def finished_runs(
 
     out = tmp_path_factory.mktemp("roibench-runs")
     client = mlflow.MlflowClient(mlflow_server.url)
-    experiment_id = client.create_experiment(EXPERIMENT)  # before two runs race to create it
     # both at once (each waits on the simulator or the server most of the time), each with
     # its own journal folder: journal paths are stamped to the second
     (out / "full").mkdir()
@@ -166,7 +165,15 @@ def finished_runs(
     }  # fmt: skip
     for proc in procs.values():
         output, _ = proc.communicate(timeout=240)
-        assert proc.returncode == 0, output[-4000:]
+        # a logging failure still exits 0 (the journal has it all): every test below would
+        # fail on its consequences, so say here what the run printed and what the server did
+        assert proc.returncode == 0 and "roibench log" not in output, (
+            output[-4000:] + "\n--- server log ---\n" + mlflow_server.log.read_text()[-4000:]
+        )
+    # both created the experiment, and logged the same dataset into it, at about the same time
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    assert experiment is not None
+    experiment_id = experiment.experiment_id
     parents = {
         r.data.params["trace_sample"]: r.info.run_id
         for r in client.search_runs([experiment_id], "tags.`roibench.role` = 'suite'")

@@ -16,6 +16,7 @@ from mlflow.tracking import MlflowClient
 
 from roibench import __version__
 from roibench.results.paired import PairedComparison
+from roibench.sinks.mlflow.runs import experiment_id_for
 from roibench.sinks.plots import FOREST_FILE, forest_plot
 
 MAX_PARAM = 500
@@ -60,18 +61,13 @@ def comparison_params(c: PairedComparison) -> dict[str, str]:
     return {k: v[:MAX_PARAM] for k, v in params.items()}
 
 
-def _experiment_id(client: MlflowClient, name: str) -> str:
-    found = client.get_experiment_by_name(name)
-    return found.experiment_id if found is not None else client.create_experiment(name)
-
-
 def log_comparisons(
     comparisons: Sequence[PairedComparison], experiment: str, sources: Sequence[str] = ()
 ) -> str:
     """Log the pairs; return the run id of the pair (one pair) or of the set (several).
     `sources`: MLflow suite runs compared (tag roibench.compared_runs)."""
     client = MlflowClient()
-    experiment_id = _experiment_id(client, experiment)
+    experiment_id = experiment_id_for(client, experiment)
     common = {
         "roibench.version": __version__,
         "roibench.compared_runs": ",".join(sources),

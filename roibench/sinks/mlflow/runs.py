@@ -196,10 +196,33 @@ def dataset_frame(cell: CellSpec) -> Any:
     return pd.DataFrame([{"id": t.id, "tier": t.tier} for t in cell.workflow.tasks])
 
 
+def experiment_id_for(client: MlflowClient, name: str) -> str:
+    """The id of the experiment called `name`, created if there is none. Two runs starting
+    at once may both try to create it: the one that loses finds the winner's."""
+    from mlflow.exceptions import MlflowException
+
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    try:
+        return client.create_experiment(name)
+    except MlflowException:
+        found = client.get_experiment_by_name(name)
+        if found is None:
+            raise
+        return found.experiment_id
+
+
 def log_dataset_input(client: MlflowClient, run_id: str, cell: CellSpec) -> None:
-    """Log the cell's dataset as a run input, named after the file, digest = its hash."""
+    """Log the cell's dataset as a run input, named after the file, digest = its hash.
+
+    MLflow's store looks the dataset up and inserts it if missing, not atomically: two runs
+    logging the same dataset to one experiment at once (two suites finishing together) can
+    both miss it, and the second insert fails on the unique key (BAD_REQUEST, not retried by
+    MLflow's client). Once that happened the row exists, so one more request reuses it."""
     import mlflow.data
     from mlflow.entities import DatasetInput, InputTag
+    from mlflow.exceptions import MlflowException
 
     with warnings.catch_warnings():  # MLflow registers two local sources for plain paths
         warnings.simplefilter("ignore", UserWarning)
@@ -209,18 +232,19 @@ def log_dataset_input(client: MlflowClient, run_id: str, cell: CellSpec) -> None
             name=f"{cell.workflow.name}:{Path(cell.workflow.dataset).name}",
             digest=cell.workflow.dataset_short_hash,
         )
-    client.log_inputs(
-        run_id,
-        [
-            DatasetInput(
-                dataset._to_mlflow_entity(),
-                tags=[
-                    InputTag("mlflow.data.context", "eval"),
-                    InputTag("roibench.sha256", cell.workflow.dataset_sha256),
-                ],
-            )
-        ],
-    )
+    inputs = [
+        DatasetInput(
+            dataset._to_mlflow_entity(),
+            tags=[
+                InputTag("mlflow.data.context", "eval"),
+                InputTag("roibench.sha256", cell.workflow.dataset_sha256),
+            ],
+        )
+    ]
+    try:
+        client.log_inputs(run_id, inputs)
+    except MlflowException:
+        client.log_inputs(run_id, inputs)  # a real error raises again
 
 
 def plot_cells(spec: RunSpec, summaries: dict[str, CellSummary]) -> list[CellPoint]:
@@ -301,10 +325,7 @@ def log_suite_run(
 
     client = MlflowClient()
     name = experiment_name or spec.suite.name
-    experiment = client.get_experiment_by_name(name)
-    experiment_id = (
-        experiment.experiment_id if experiment is not None else client.create_experiment(name)
-    )
+    experiment_id = experiment_id_for(client, name)
     # a trial handed to this process's trace helper is traced by it (still writing, maybe)
     live = (
         {(cell, *key) for cell, keys in written.keys.items() for key in keys} if written else set()

@@ -337,6 +337,7 @@ def _helper_main(inbox: Any, outbox: Any, parent_pid: int) -> None:
         from roibench.journal.store import trial_from_line
         from roibench.sinks.mlflow.runs import (
             bound_mlflow_retries,
+            experiment_id_for,
             log_suite_run,
             logging_failure,
             tracking_reachable,
@@ -353,12 +354,7 @@ def _helper_main(inbox: Any, outbox: Any, parent_pid: int) -> None:
             outbox.put(("unreachable", unreachable_message(problem, Path(start.journal))))
             return
         client = MlflowClient()
-        experiment = client.get_experiment_by_name(start.experiment)
-        experiment_id = (
-            experiment.experiment_id
-            if experiment is not None
-            else client.create_experiment(start.experiment)
-        )
+        experiment_id = experiment_id_for(client, start.experiment)
         follower = _Follower(start, client, experiment_id, outbox)
         phase = "follow"
         finish: _Finish | None = None
