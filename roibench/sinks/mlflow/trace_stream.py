@@ -382,7 +382,7 @@ def _helper_main(inbox: Any, outbox: Any, parent_pid: int) -> None:
                     break
                 if _parent_gone(parent_pid):
                     return  # the run was killed: nobody is left to read what we would log
-                time.sleep(POLL_S)
+                inbox.poll(POLL_S)  # wakes at once for the run's finish, not after a sleep
         assert finish is not None
         phase = "log"
         plots = None
