@@ -247,6 +247,27 @@ def log_dataset_input(client: MlflowClient, run_id: str, cell: CellSpec) -> None
         client.log_inputs(run_id, inputs)  # a real error raises again
 
 
+TABLES_TAG = "mlflow.loggedArtifacts"
+"""The run tag listing its table artifacts (how the MLflow UI finds them)."""
+
+
+def log_tables(client: MlflowClient, run_id: str, tables: dict[str, list[dict[str, Any]]]) -> None:
+    """Log rows as table artifacts of a run that has none yet, as `mlflow.log_table` does —
+    the same JSON (pandas' split orient) and the same `mlflow.loggedArtifacts` tag — in one
+    upload and one tag for all of them. `log_table` besides looks at every value of every
+    text column for images and reads the run back, per table (~45 ms for 1,000 rows here;
+    more with the rows)."""
+    import pandas as pd
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, rows in tables.items():
+            pd.DataFrame(rows).to_json(
+                Path(tmp) / name, orient="split", index=False, date_format="iso"
+            )
+        client.log_artifacts(run_id, tmp)
+    client.set_tag(run_id, TABLES_TAG, json.dumps([{"path": n, "type": "table"} for n in tables]))
+
+
 def plot_cells(spec: RunSpec, summaries: dict[str, CellSummary]) -> list[CellPoint]:
     """What the suite's plots are drawn from, one point per cell in the spec's order."""
     from roibench.sinks.plots import CellPoint
@@ -314,8 +335,6 @@ def log_suite_run(
     if trace_sample is None:
         total = sum(s.economics.counts.total for s in summaries.values())
         trace_sample = trace_sample_from_env(total)
-    import pandas as pd
-
     from roibench.sinks.mlflow.traces import link_traces
 
     written = streamed
@@ -406,10 +425,9 @@ def log_suite_run(
                 else [],
             )
             log_dataset_input(client, cid, cell)
-            mlflow.log_table(
-                pd.DataFrame(table.trial_rows), artifact_file="trials.json", run_id=cid
+            log_tables(
+                client, cid, {"trials.json": table.trial_rows, "calls.json": table.call_rows}
             )
-            mlflow.log_table(pd.DataFrame(table.call_rows), artifact_file="calls.json", run_id=cid)
             if table.to_trace:
                 write_cell_traces(
                     client, spec, cell, experiment_id, cid, table.to_trace, trace_method
