@@ -9,9 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
+from mlflow.utils.mlflow_tags import MLFLOW_LOGGED_ARTIFACTS
 from test_bulk_traces import trials
 
-from roibench.sinks.mlflow.runs import TABLES_TAG, call_rows, log_tables, trial_row
+from roibench.sinks.mlflow.runs import call_rows, log_tables, trial_row
 
 
 def _artifact(client: MlflowClient, run_id: str, name: str, dst: Path) -> bytes:
@@ -41,7 +42,7 @@ def test_tables_are_what_log_table_logs(
     for name in tables:
         assert _artifact(client, ours, name, tmp_path) == _artifact(client, theirs, name, tmp_path)
     assert {a.path for a in client.list_artifacts(ours)} == set(tables)
-    tags = {r: client.get_run(r).data.tags[TABLES_TAG] for r in (ours, theirs)}
+    tags = {r: client.get_run(r).data.tags[MLFLOW_LOGGED_ARTIFACTS] for r in (ours, theirs)}
     assert tags[ours] == tags[theirs]
     if not empty:
         loaded = client.load_table(experiment_id, "calls.json", run_ids=[ours])

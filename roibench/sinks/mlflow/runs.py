@@ -247,10 +247,6 @@ def log_dataset_input(client: MlflowClient, run_id: str, cell: CellSpec) -> None
         client.log_inputs(run_id, inputs)  # a real error raises again
 
 
-TABLES_TAG = "mlflow.loggedArtifacts"
-"""The run tag listing its table artifacts (how the MLflow UI finds them)."""
-
-
 def log_tables(client: MlflowClient, run_id: str, tables: dict[str, list[dict[str, Any]]]) -> None:
     """Log rows as table artifacts of a run that has none yet, as `mlflow.log_table` does —
     the same JSON (pandas' split orient) and the same `mlflow.loggedArtifacts` tag — in one
@@ -258,6 +254,7 @@ def log_tables(client: MlflowClient, run_id: str, tables: dict[str, list[dict[st
     text column for images and reads the run back, per table (~45 ms for 1,000 rows here;
     more with the rows)."""
     import pandas as pd
+    from mlflow.utils.mlflow_tags import MLFLOW_LOGGED_ARTIFACTS  # how the UI finds tables
 
     with tempfile.TemporaryDirectory() as tmp:
         for name, rows in tables.items():
@@ -265,7 +262,9 @@ def log_tables(client: MlflowClient, run_id: str, tables: dict[str, list[dict[st
                 Path(tmp) / name, orient="split", index=False, date_format="iso"
             )
         client.log_artifacts(run_id, tmp)
-    client.set_tag(run_id, TABLES_TAG, json.dumps([{"path": n, "type": "table"} for n in tables]))
+    client.set_tag(
+        run_id, MLFLOW_LOGGED_ARTIFACTS, json.dumps([{"path": n, "type": "table"} for n in tables])
+    )
 
 
 def plot_cells(spec: RunSpec, summaries: dict[str, CellSummary]) -> list[CellPoint]:
