@@ -17,7 +17,9 @@ included) from the kernel:
              trace per trial written by the trace helper), into an MLflow store that exists
              (a copy of an empty one: schema creation is a one-off, not per run);
   no-trace   the same with `--no-trace`;
-  no-mlflow  (1-task runs only) the same with `--no-mlflow`: the fixed cost less MLflow's.
+  no-mlflow  (1-task runs only) the same with `--no-mlflow`: the fixed cost less MLflow's;
+  langgraph  (1-task runs only) the bare loop that first imports `langgraph.graph` and uses
+             nothing of it: the floor of any harness whose agents are LangGraph graphs.
 
 The simulator's request counter (`GET /stats`) proves each made the same requests. Kinds are
 interleaved in rounds (the order alternates), the ratios are taken within each round, and the
@@ -57,8 +59,11 @@ from throughput import start_sim  # noqa: E402
 
 MODEL = "sim/frontier"
 KINDS = ("bare", "roibench", "no-trace")
-ONE_TASK_KINDS = (*KINDS, "no-mlflow")
-"""The 1-task runs add `--no-mlflow`: how much of the fixed cost is MLflow's."""
+ONE_TASK_KINDS = (*KINDS, "no-mlflow", "langgraph")
+"""The 1-task runs add `--no-mlflow` (how much of the fixed cost is MLflow's) and the bare loop
+with LangGraph imported (how much of it any LangGraph harness pays before its first request)."""
+BARE_KINDS = ("bare", "langgraph")
+"""The kinds that run `minimal_bare.py`, not roibench."""
 TARGETS = {  # whole process, rate / bare rate, at concurrency 32
     ("roibench", 0.2): 0.8,
     ("roibench", 0.0): 0.6,
@@ -135,10 +140,10 @@ class Bench:
         )
         return path
 
-    def bare_config(self, url: str, tasks: int) -> Path:
+    def bare_config(self, url: str, tasks: int, *, import_langgraph: bool = False) -> Path:
         from roibench.run.runner import trial_seed
 
-        path = self.tmp / f"bare-{tasks}.json"
+        path = self.tmp / f"bare-{tasks}{'-langgraph' if import_langgraph else ''}.json"
         ids = [task_line(i)["id"] for i in range(1, tasks + 1)]
         path.write_text(json.dumps({
             "url": url, "model": MODEL, "policy": POLICY, "tools": MinimalEnv.tool_schemas(),
@@ -146,6 +151,7 @@ class Bench:
             # the seeds roibench sends (suite seed 0, trial 0): the simulator then plays the
             # same model behaviour for both, so both make the same requests
             "seeds": {task_id: trial_seed(0, task_id, 0) for task_id in ids},
+            "import_langgraph": import_langgraph,
         }))  # fmt: skip
         return path
 
@@ -155,8 +161,8 @@ class Bench:
         work = self.tmp / f"run-{self.count}"
         work.mkdir()
         env = dict(os.environ)
-        if kind == "bare":
-            config = self.bare_config(url, tasks)
+        if kind in BARE_KINDS:
+            config = self.bare_config(url, tasks, import_langgraph=kind == "langgraph")
             argv = [sys.executable, str(HERE / "minimal_bare.py"), str(config)]
         else:
             shutil.copy(self.store, work / "mlflow.db")
@@ -176,7 +182,7 @@ class Bench:
         if out.returncode != 0:
             raise RuntimeError(f"{kind} failed ({out.returncode}): {out.stderr[-2000:]}")
         summary = logging = prepare = 0.0
-        if kind == "bare":
+        if kind in BARE_KINDS:
             phase = float(json.loads(out.stdout.splitlines()[-1])["loop_s"])
         else:
             if kind != "no-mlflow" and "MLflow: run " not in out.stdout:
@@ -332,6 +338,14 @@ def main() -> int:
                 if kind == "roibench" and ratio > ONE_TASK_TARGET:
                     missed.append(f"1-task run: {ratio:.2f}x bare > {ONE_TASK_TARGET:g}x")
             print(line + f"; target <= {ONE_TASK_TARGET:g}x")
+            floor = 1 / paired(one_task, "langgraph", "wall_s")
+            floor_s = med(one_task["langgraph"], "wall_s")
+            over = {k: med(one_task[k], "wall_s") / floor_s for k in ("roibench", "no-mlflow")}
+            print(
+                f"  the floor of any LangGraph harness (bare + `import langgraph.graph`): "
+                f"{floor:.2f}x bare; roibench {over['roibench']:.2f}x that floor, "
+                f"no-mlflow {over['no-mlflow']:.2f}x"
+            )
             print("\nCPU, user + system, helper processes included (median), at 0 ms:")
             for text in cpu_table(zero, one_task, n):
                 print("  " + text)

@@ -8,7 +8,10 @@ so its whole-process time is the floor a harness is compared with.
 
 CONFIG holds url, model, policy, tools (the OpenAI `tools` parameter), dataset (the minimal
 tasks' JSONL), concurrency and seeds (each task's trial seed, sent as OpenAI's `seed`, as
-roibench sends it). Prints one JSON line: tasks, requests made, loop seconds.
+roibench sends it), and optionally import_langgraph: true, which imports `langgraph.graph`
+first and uses nothing of it — the import any harness of LangGraph agents pays, so that the
+1-task comparison can show the floor such a harness starts from. Prints one JSON line: tasks,
+requests made, loop seconds.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from typing import Any
 def main() -> int:
     """Run every task once and print what it did."""
     config = json.loads(Path(sys.argv[1]).read_text())
+    if config.get("import_langgraph"):
+        import langgraph.graph  # noqa: F401  # pyright: ignore[reportUnusedImport]
     import openai
 
     lines = Path(config["dataset"]).read_text().splitlines()

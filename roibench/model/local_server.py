@@ -32,7 +32,6 @@ from functools import cache
 from pathlib import Path
 from typing import IO, Any
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from roibench.core.errors import InputError
@@ -272,6 +271,8 @@ class LlamaServer:
         if not line.startswith(READY_PREFIX):
             self._fail("did not start")
         url = self.url = line[len(READY_PREFIX) :].strip().rstrip("/")
+        import httpx  # here: every suite imports this module, few start a local server
+
         while True:  # Server() returns once loaded; /health is polled anyway, as for any server
             try:
                 if httpx.get(url + "/health", timeout=5.0).status_code == 200:

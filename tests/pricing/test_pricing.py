@@ -259,7 +259,7 @@ def test_card_file_unknown_field_and_bad_window(tmp_path: Path) -> None:
 def test_card_file_bad_yaml_and_missing(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         parse_price_book("cards:\n  - model: [unclosed\n", tmp_path / "x.yaml")
-    assert info.value.line is not None
+    assert info.value.line is not None and info.value.line >= 2  # not the file's first line
     with pytest.raises(InputError, match="not found"):
         load_price_book(tmp_path / "absent.yaml")
 
@@ -407,3 +407,23 @@ def test_inline_card_priced(tmp_path: Path) -> None:
     # 1M uncached in x $1 + 0.5M out x $2 = $2
     usage = Usage(input_tokens=1_000_000, output_tokens=500_000, requests=1)
     assert call_cost_usd(usage, card, TUESDAY_OFF) == Decimal(2)
+
+
+def test_libyaml_and_pure_python_loaders_read_cards_alike() -> None:
+    """Cards are read with libyaml where PyYAML has it: the values — Decimal prices among
+    them — must be what the pure-Python loader gives."""
+    import yaml
+
+    from roibench.pricing import cards
+
+    class PurePython(yaml.SafeLoader):
+        pass
+
+    PurePython.add_constructor("tag:yaml.org,2002:float", cards._decimal)  # pyright: ignore[reportPrivateUsage]
+    text = cards.BUNDLED_CARDS.read_text(encoding="utf-8")
+    text += "extra:\n  a: 0.15\n  b: 1_000.5\n  c: 3\n  d: 2026-01-31\n  e: .5e-3\n"
+    fast = yaml.load(text, Loader=cards._DecimalLoader)  # pyright: ignore[reportPrivateUsage]
+    slow = yaml.load(text, Loader=PurePython)
+    assert fast == slow
+    assert fast["extra"]["a"] == Decimal("0.15") and fast["extra"]["b"] == Decimal("1000.5")
+    assert fast["extra"]["e"] == Decimal("0.0005")
