@@ -338,6 +338,8 @@ def main() -> int:
                 if kind == "roibench" and ratio > ONE_TASK_TARGET:
                     missed.append(f"1-task run: {ratio:.2f}x bare > {ONE_TASK_TARGET:g}x")
             print(line + f"; target <= {ONE_TASK_TARGET:g}x")
+            if len({m.requests for v in one_task.values() for m in v}) != 1:
+                missed.append("the 1-task kinds made different requests")
             floor = 1 / paired(one_task, "langgraph", "wall_s")
             floor_s = med(one_task["langgraph"], "wall_s")
             over = {k: med(one_task[k], "wall_s") / floor_s for k in ("roibench", "no-mlflow")}

@@ -75,6 +75,7 @@ def test_minimal_quick() -> None:
     assert row[-3:] == ["40", "40", "40"]  # bare / roibench / no-trace, counted by the sim
     assert "MISMATCH" not in out.stdout and "different requests" not in out.stdout
     assert "1-task run, whole process" in out.stdout
+    assert "the floor of any LangGraph harness (bare + `import langgraph.graph`)" in out.stdout
     cpu = next(i for i, line in enumerate(lines) if line.startswith("CPU, user + system"))
     assert [lines[cpu + k].split()[0] for k in (2, 3, 4)] == ["bare", "roibench", "no-trace"]
     assert "ms per trace (20 traces" in out.stdout and "targets:" in out.stdout
