@@ -419,25 +419,13 @@ def _line_map(
             _line_map(item, (*path, index), out)
 
 
-class _LineMap:
-    """Where each key of a valid YAML text is, by path: composed when an error first asks
-    (a file that validates never needs it)."""
-
-    def __init__(self, text: str) -> None:
-        self._text = text
-        self._lines: dict[tuple[str | int, ...], int] | None = None
-
-    def lines(self) -> dict[tuple[str | int, ...], int]:
-        if self._lines is None:
-            self._lines = {}
-            node = yaml.compose(self._text, Loader=_SafeLoader)
-            if node is not None:
-                _line_map(node, (), self._lines)
-        return self._lines
-
-
-def _locate(map_: _LineMap, loc: Sequence[str | int]) -> int | None:
-    lines = map_.lines()
+def _locate(text: str, loc: Sequence[str | int]) -> int | None:
+    """The line of the key at `loc` (or of its nearest parent) in a valid YAML text: composed
+    only here, on the way to an error (a file that validates never needs it)."""
+    lines: dict[tuple[str | int, ...], int] = {}
+    node = yaml.compose(text, Loader=_SafeLoader)
+    if node is not None:
+        _line_map(node, (), lines)
     path = tuple(loc)
     while path:
         if path in lines:
@@ -463,7 +451,6 @@ def parse_price_book(text: str, file: Path, *, require_provenance: bool = False)
         raise InputError(
             "a price-card file is a mapping with 'cards' (and 'fx')", file=file, line=1
         )
-    lines = _LineMap(text)
     try:
         book = PriceBookFile.model_validate({**data, "require_provenance": require_provenance})
     except ValidationError as exc:
@@ -475,7 +462,7 @@ def parse_price_book(text: str, file: Path, *, require_provenance: bool = False)
         elif err["type"] == "extra_forbidden":
             msg = "unknown field"
         field = ".".join(str(p) for p in loc) or "(file)"
-        raise InputError(msg, file=file, line=_locate(lines, loc), field=field) from None
+        raise InputError(msg, file=file, line=_locate(text, loc), field=field) from None
     if require_provenance:
         listed: list[tuple[str, int, PriceCard | ComputeCard]] = [
             *(("cards", i, c) for i, c in enumerate(book.cards)),
@@ -488,7 +475,7 @@ def parse_price_book(text: str, file: Path, *, require_provenance: bool = False)
                     raise InputError(
                         "every bundled card needs source_url and checked",
                         file=file,
-                        line=_locate(lines, loc),
+                        line=_locate(text, loc),
                         field=".".join(map(str, loc)),
                     )
     return book

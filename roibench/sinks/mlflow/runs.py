@@ -229,7 +229,7 @@ def dataset_inputs(cell: CellSpec) -> list[DatasetInput]:
 
 def _new_dataset_inputs(cell: CellSpec) -> list[DatasetInput]:
     import mlflow.data
-    from mlflow.entities import DatasetInput, InputTag
+    from mlflow.entities import InputTag
 
     with warnings.catch_warnings():  # MLflow registers two local sources for plain paths
         warnings.simplefilter("ignore", UserWarning)
